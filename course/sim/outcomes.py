@@ -1,0 +1,33 @@
+"""How a call can end. Stored as small integers in the record arrays."""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class Outcome(IntEnum):
+    """The result of one attempt or one request.
+
+    ``ERROR`` is a retryable server error (think HTTP 500/503); ``FATAL`` is an
+    error that retrying cannot fix (think HTTP 400). The last four are
+    rejections made on the client side, before anything reached the server.
+    """
+
+    OK = 0
+    ERROR = 1
+    TIMEOUT = 2
+    REJECTED = 3  # the server shed the call or its queue was full
+    FATAL = 4
+    BREAKER_OPEN = 5
+    BULKHEAD_FULL = 6
+    THROTTLED = 7
+    FALLBACK = 8  # the caller was served a fallback answer instead
+
+    @property
+    def is_success(self) -> bool:
+        """True for answers the caller can use (a fallback counts)."""
+        return self in (Outcome.OK, Outcome.FALLBACK)
+
+
+#: Outcomes a retry policy retries by default: transient server-side trouble.
+RETRYABLE = frozenset({Outcome.ERROR, Outcome.TIMEOUT, Outcome.REJECTED})
