@@ -1,0 +1,134 @@
+"""The machinery every lesson dashboard shares: controls, one figure, fast redraws.
+
+A dashboard owns a single matplotlib :class:`~matplotlib.figure.Figure` drawn
+with the Agg canvas (no pyplot, so nothing is auto-displayed twice). Its
+artists are created once in :meth:`Dashboard.build_figure`; each update runs the
+model and only changes artist data, then re-encodes the PNG shown in an
+:class:`ipywidgets.Image`. Controls use ``continuous_update=False``, so a drag
+costs one update, not fifty.
+
+Subclasses provide ``controls()``, ``build_figure()``, ``simulate(**params)``
+and ``draw(result)``. :meth:`Dashboard.update` is the whole update path and can
+be called without a browser, which is how the tests and the benchmark drive it.
+"""
+
+from __future__ import annotations
+
+import io
+import time
+
+import ipywidgets as widgets
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+#: Figure resolution for the PNG shown in the notebook.
+DPI = 80
+
+
+class Dashboard:
+    """Base class: wires controls to a model and redraws one figure in place."""
+
+    #: Figure size in inches.
+    figsize = (10.0, 6.5)
+
+    def __init__(self, **overrides):
+        self.controls_by_name: dict[str, widgets.ValueWidget] = self.controls()
+        for name, value in overrides.items():
+            if name not in self.controls_by_name:
+                raise ValueError(f"{name!r} is not a control of {type(self).__name__}; "
+                                 f"valid controls: {', '.join(self.controls_by_name)}")
+            self.controls_by_name[name].value = value
+        self.figure = Figure(figsize=self.figsize, dpi=DPI, layout="constrained")
+        self.canvas = FigureCanvasAgg(self.figure)
+        self.build_figure()
+        self.image = widgets.Image(format="png", layout=widgets.Layout(width="100%", max_width=f"{int(self.figsize[0] * DPI)}px"))
+        self.status = widgets.HTML()
+        self.result = None
+        self.timings: dict[str, float] = {}
+        self.layout_done = False
+        for control in self.controls_by_name.values():
+            control.observe(self._on_change, names="value")
+        self.update()
+
+    # -- to be provided by each dashboard -------------------------------------------
+    def controls(self) -> dict:
+        """Name -> ipywidgets control. Names must match the keyword arguments of :meth:`simulate`."""
+        raise NotImplementedError
+
+    def build_figure(self) -> None:
+        """Create the axes and every artist once, on ``self.figure``."""
+        raise NotImplementedError
+
+    def simulate(self, **params):
+        """Run the model for these control values and return its result."""
+        raise NotImplementedError
+
+    def draw(self, result) -> None:
+        """Put ``result`` into the existing artists (set_data, set_text, set_ylim...)."""
+        raise NotImplementedError
+
+    def describe(self, result) -> str:
+        """A one-line HTML summary shown under the plot."""
+        return ""
+
+    # -- shared machinery -----------------------------------------------------------
+    @property
+    def params(self) -> dict:
+        """The current control values."""
+        return {name: control.value for name, control in self.controls_by_name.items()}
+
+    def set(self, **values) -> None:
+        """Move several controls at once and update once (what the tests and guided experiments use)."""
+        for name in values:
+            if name not in self.controls_by_name:
+                raise ValueError(f"{name!r} is not a control of {type(self).__name__}; "
+                                 f"valid controls: {', '.join(self.controls_by_name)}")
+        self._muted = True
+        try:
+            for name, value in values.items():
+                self.controls_by_name[name].value = value
+        finally:
+            self._muted = False
+        self.update()
+
+    _muted = False
+
+    def _on_change(self, _change) -> None:
+        if not self._muted:
+            self.update()
+
+    def update(self):
+        """Simulate at the current control values, redraw the figure in place, and return the result."""
+        started = time.perf_counter()
+        self.result = self.simulate(**self.params)
+        simulated = time.perf_counter()
+        self.draw(self.result)
+        self.image.value = self.render_png()
+        self.status.value = self.describe(self.result)
+        finished = time.perf_counter()
+        self.timings = {"simulate": simulated - started, "total": finished - started}
+        return self.result
+
+    def render_png(self) -> bytes:
+        """Render the figure to PNG bytes.
+
+        Constrained layout is solved on the first render and then frozen: the
+        axes do not move when only the data changes, and later renders skip the
+        layout pass.
+        """
+        buffer = io.BytesIO()
+        self.canvas.print_png(buffer)
+        if not self.layout_done:
+            self.figure.set_layout_engine("none")
+            self.layout_done = True
+        return buffer.getvalue()
+
+    def widget(self) -> widgets.Widget:
+        """The controls, the plot and the summary line, ready to display."""
+        controls = list(self.controls_by_name.values())
+        return widgets.VBox([widgets.HBox([widgets.VBox(controls[::2]), widgets.VBox(controls[1::2])]),
+                             self.image, self.status])
+
+    def _ipython_display_(self):
+        from IPython.display import display
+        display(self.widget())

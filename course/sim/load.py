@@ -1,0 +1,153 @@
+"""Load: who sends the top-level requests.
+
+* :class:`OpenLoop` — arrivals come as a Poisson process whatever happens to
+  earlier requests (internet traffic: users do not wait for each other).
+* :class:`ClosedLoop` — a fixed number of users, each sending one request,
+  waiting for the answer, thinking, and sending the next.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+
+from . import _validate
+from .latency import Exponential, Latency
+from .records import Log
+from .service import Call
+
+_NAN = math.nan
+
+
+class RateSchedule:
+    """A piecewise-constant arrival rate: ``RateSchedule([(0, 100), (30, 250)])`` is 100/s until t=30, then 250/s."""
+
+    def __init__(self, steps):
+        steps = sorted((float(t), r) for t, r in steps)
+        if not steps:
+            raise ValueError("steps must hold at least one (time, rate) pair")
+        if steps[0][0] > 0:
+            steps.insert(0, (0.0, 0.0))
+        for t, rate in steps:
+            _validate.non_negative("time", t)
+            _validate.non_negative("rate", rate)
+        self.times = [t for t, _ in steps]
+        self.rates = [r for _, r in steps]
+        self.peak = max(self.rates)
+
+    def rate(self, t: float) -> float:
+        """Arrivals per second at time ``t``."""
+        return self.rates[bisect.bisect_right(self.times, t) - 1]
+
+
+class _Load:
+    def __init__(self, sim, entry, name: str, deadline: float | None):
+        self.sim = sim
+        self.entry = entry
+        self.name = name
+        self.deadline = None if deadline is None else _validate.positive("deadline", deadline)
+        self.log = Log(root="i8", start="f8", end="f8", outcome="i1")
+        self._ids = _RootIds.of(sim)
+
+    def _send(self, on_answer=None) -> None:
+        sim = self.sim
+        now = sim._now
+        root = self._ids.next()
+        row = self.log.append(root, now, _NAN, -1)
+        log = self.log
+
+        def answered(outcome):
+            log.set("end", row, sim._now)
+            log.set("outcome", row, int(outcome))
+            if on_answer is not None:
+                on_answer()
+
+        deadline = None if self.deadline is None else now + self.deadline
+        self.entry.call(Call(root, deadline), answered)
+
+    def records(self) -> dict:
+        """One row per top-level request: ``root``, ``start``, ``end`` (NaN if unanswered), ``outcome``."""
+        return self.log.arrays()
+
+
+class OpenLoop(_Load):
+    """Poisson arrivals at ``rate`` per second (a number or a :class:`RateSchedule`) until ``until``.
+
+    ``entry`` is anything with ``call(call, done)``: a :class:`~course.sim.client.Client`
+    or a :class:`~course.sim.service.Service` adapter. ``deadline`` (seconds)
+    stamps each request with an absolute deadline that clients may propagate.
+    """
+
+    def __init__(self, sim, entry, rate, *, until: float, name: str = "load", deadline: float | None = None,
+                 start: float = 0.0):
+        super().__init__(sim, entry, name, deadline)
+        self.schedule = rate if isinstance(rate, RateSchedule) else RateSchedule([(0.0, _validate.non_negative("rate", rate))])
+        self.until = _validate.positive("until", until)
+        self._stream = sim.rng(f"load:{name}:arrivals")
+        if self.schedule.peak > 0:
+            sim.at(max(start, sim.now()), self._next)
+
+    def _next(self) -> None:
+        # Thinning: candidate arrivals at the peak rate, each kept with probability rate(t)/peak.
+        sim = self.sim
+        peak = self.schedule.peak
+        stream = self._stream
+        t = sim._now + stream.exponential(1.0 / peak)
+        while t < self.until and stream.random() * peak >= self.schedule.rate(t):
+            t += stream.exponential(1.0 / peak)
+        if t < self.until:
+            sim.at(t, self._arrive)
+
+    def _arrive(self) -> None:
+        self._send()
+        self._next()
+
+
+class ClosedLoop(_Load):
+    """``users`` users, each sending a request, waiting for its answer, then thinking for ``think`` seconds."""
+
+    def __init__(self, sim, entry, users: int, *, think: Latency | float = 1.0, until: float, name: str = "users",
+                 deadline: float | None = None):
+        super().__init__(sim, entry, name, deadline)
+        _validate.integer_at_least("users", users, 1)
+        self.think = think if isinstance(think, Latency) else Exponential(_validate.positive("think", think))
+        self.until = _validate.positive("until", until)
+        self._stream = sim.rng(f"load:{name}:think")
+        for _ in range(users):
+            sim.schedule(self.think.sample(self._stream), self._user_sends)
+
+    def _user_sends(self) -> None:
+        if self.sim._now < self.until:
+            self._send(on_answer=self._user_thinks)
+
+    def _user_thinks(self) -> None:
+        self.sim.schedule(self.think.sample(self._stream), self._user_sends)
+
+
+class _RootIds:
+    """One counter of top-level request ids per simulation."""
+
+    def __init__(self):
+        self.value = -1
+
+    def next(self) -> int:
+        self.value += 1
+        return self.value
+
+    @staticmethod
+    def of(sim) -> "_RootIds":
+        ids = getattr(sim, "_root_ids", None)
+        if ids is None:
+            ids = sim._root_ids = _RootIds()
+        return ids
+
+
+class Direct:
+    """Lets load call a service with no client in between: ``OpenLoop(sim, Direct(service), ...)``."""
+
+    def __init__(self, service):
+        self.service = service
+
+    def call(self, call: Call, done) -> None:
+        """Hand the call straight to the service."""
+        self.service.submit(call, done)
