@@ -56,8 +56,8 @@ class Client:
         row = self.calls.append(call.root, self.sim._now, _NAN, -1)
 
         def finished(outcome, row=row):
-            self.calls.set("end", row, self.sim._now)
-            self.calls.set("outcome", row, int(outcome))
+            row[2] = self.sim._now
+            row[3] = int(outcome)
             done(outcome)
 
         self._chain(call, finished)
@@ -69,8 +69,8 @@ class Client:
         series.change(sim._now, series._last_value + 1)
 
         def answered(outcome, row=row):
-            self.attempts.set("answered", row, sim._now)
-            self.attempts.set("outcome", row, int(outcome))
+            row[2] = sim._now
+            row[3] = int(outcome)
             series.change(sim._now, series._last_value - 1)
             done(outcome)
 

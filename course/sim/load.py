@@ -54,11 +54,10 @@ class _Load:
         now = sim._now
         root = self._ids.next()
         row = self.log.append(root, now, _NAN, -1)
-        log = self.log
 
         def answered(outcome):
-            log.set("end", row, sim._now)
-            log.set("outcome", row, int(outcome))
+            row[2] = sim._now
+            row[3] = int(outcome)
             if on_answer is not None:
                 on_answer()
 

@@ -6,31 +6,37 @@ import numpy as np
 
 
 class Log:
-    """Rows appended column by column; :meth:`arrays` turns them into numpy arrays.
+    """Rows of a fixed set of columns; :meth:`arrays` turns them into numpy arrays.
 
     ``Log(root=int, start=float)`` declares the columns and their dtypes.
+    :meth:`append` returns the row itself (a list), so a value known only
+    later, such as an end time, is filled in with ``row[index] = value``.
     """
 
     def __init__(self, **columns):
         self.dtypes = columns
-        self.columns = {name: [] for name in columns}
+        self.names = tuple(columns)
+        self.rows: list[list] = []
 
-    def append(self, *values) -> int:
-        """Add one row, values in column order; returns the row's index."""
-        for column, value in zip(self.columns.values(), values):
-            column.append(value)
-        return len(next(iter(self.columns.values()))) - 1
+    def append(self, *values) -> list:
+        """Add one row, values in column order; returns the row for later updates."""
+        row = list(values)
+        self.rows.append(row)
+        return row
 
-    def set(self, column: str, row: int, value) -> None:
-        """Overwrite one cell, for values known only later (an end time, an outcome)."""
-        self.columns[column][row] = value
+    def index(self, column: str) -> int:
+        """The position of ``column`` in a row."""
+        return self.names.index(column)
 
     def __len__(self):
-        return len(next(iter(self.columns.values())))
+        return len(self.rows)
 
     def arrays(self) -> dict[str, np.ndarray]:
         """Every column as a numpy array of its declared dtype."""
-        return {name: np.asarray(values, dtype=self.dtypes[name]) for name, values in self.columns.items()}
+        if not self.rows:
+            return {name: np.zeros(0, dtype=dtype) for name, dtype in self.dtypes.items()}
+        table = np.array(self.rows, dtype=float)
+        return {name: table[:, i].astype(self.dtypes[name]) for i, name in enumerate(self.names)}
 
 
 class StepSeries:

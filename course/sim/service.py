@@ -86,6 +86,7 @@ class Service:
         self.max_queue_wait = None if max_queue_wait is None else _validate.positive("max_queue_wait", max_queue_wait)
         self.drop_expired = bool(drop_expired)
         self.faults = faults or FaultSchedule()
+        self._has_faults = bool(self.faults)
         self.calls = list(calls)
         self._work_stream = sim.rng(f"service:{name}:work")
         self._fault_stream = sim.rng(f"service:{name}:faults")
@@ -95,7 +96,6 @@ class Service:
         start = sim.now()
         self.busy_series = StepSeries(start)
         self.queue_series = StepSeries(start)
-        self.in_system = StepSeries(start)
         self.log = Log(root="i8", arrival="f8", start="f8", end="f8", outcome="i1", route="i4")
 
     # -- arrivals -----------------------------------------------------------
@@ -108,7 +108,7 @@ class Service:
             if dependency.probability >= 1.0 or self._route_stream.random() < dependency.probability:
                 route |= 1 << index
         row = self.log.append(call.root, now, _NAN, _NAN, -1, route)
-        if self.faults:
+        if self._has_faults:
             mode = self.faults.down_mode(now)
             if mode == "refuse":
                 sim.schedule(REFUSE_DELAY, self._answer_unserved, row, on_done, _ERROR)
@@ -117,22 +117,16 @@ class Service:
                 return
         job = _Job(call, on_done, row, now, route)
         if self.busy < self.workers:
-            self._count(+1)
             self._start(job)
         elif self.queue_limit is not None and len(self.queue) >= self.queue_limit:
             self._answer_unserved(row, on_done, _REJECTED)
         else:
             self.queue.append(job)
-            self._count(+1)
             self.queue_series.change(now, len(self.queue))
 
-    def _count(self, delta: int) -> None:
-        series = self.in_system
-        series.change(self.sim._now, series._last_value + delta)
-
-    def _answer_unserved(self, row: int, on_done, outcome: Outcome) -> None:
-        self.log.set("end", row, self.sim._now)
-        self.log.set("outcome", row, int(outcome))
+    def _answer_unserved(self, row: list, on_done, outcome: Outcome) -> None:
+        row[3] = self.sim._now
+        row[4] = int(outcome)
         on_done(outcome)
 
     # -- work ---------------------------------------------------------------
@@ -141,9 +135,9 @@ class Service:
         now = sim._now
         self.busy += 1
         self.busy_series.change(now, self.busy)
-        self.log.set("start", job.row, now)
+        job.row[2] = now
         duration = self.latency.sample(self._work_stream)
-        if self.faults:
+        if self._has_faults:
             duration *= self.faults.slow_factor(now)
         sim.schedule(duration, self._call_downstream, job, 0)
 
@@ -153,7 +147,7 @@ class Service:
             index += 1
         if index == len(calls):
             outcome = _OK
-            if self.faults:
+            if self._has_faults:
                 rate = self.faults.error_rate(self.sim._now)
                 if rate and self._fault_stream.random() < rate:
                     outcome = _ERROR
@@ -172,9 +166,8 @@ class Service:
         now = self.sim._now
         self.busy -= 1
         self.busy_series.change(now, self.busy)
-        self._count(-1)
-        self.log.set("end", job.row, now)
-        self.log.set("outcome", job.row, int(outcome))
+        job.row[3] = now
+        job.row[4] = int(outcome)
         self._start_next()
         job.on_done(outcome)
 
@@ -187,7 +180,6 @@ class Service:
             expired = self.drop_expired and job.call.deadline is not None and job.call.deadline <= now
             waited_too_long = self.max_queue_wait is not None and now - job.arrived > self.max_queue_wait
             if expired or waited_too_long:
-                self._count(-1)
                 self._answer_unserved(job.row, job.on_done, _REJECTED)
                 continue
             self._start(job)
@@ -202,6 +194,11 @@ class Service:
         ``root`` the id of the top-level request.
         """
         return self.log.arrays()
+
+    def mean_in_system(self, until: float | None = None) -> float:
+        """The time-average number of calls in the service (queued plus in service): L in Little's law."""
+        until = self.sim.now() if until is None else until
+        return self.busy_series.time_average(until) + self.queue_series.time_average(until)
 
     def utilisation(self, until: float | None = None) -> float:
         """The mean share of workers busy since the start."""
