@@ -123,6 +123,26 @@ class Dashboard:
             self.layout_done = True
         return buffer.getvalue()
 
+    def naive_update(self) -> bytes:
+        """What an ``@interact`` callback typically does, for the benchmark to compare against.
+
+        Simulate, build a brand-new figure with all its artists, draw, and save
+        with a tight bounding box. The dashboard's own state is left untouched.
+        """
+        result = self.simulate(**self.params)
+        saved = self.figure, self.canvas, self.__dict__.copy()
+        try:
+            self.figure = Figure(figsize=self.figsize, dpi=DPI, layout="constrained")
+            self.canvas = FigureCanvasAgg(self.figure)
+            self.build_figure()
+            self.draw(result)
+            buffer = io.BytesIO()
+            self.figure.savefig(buffer, format="png", bbox_inches="tight")
+            return buffer.getvalue()
+        finally:
+            self.__dict__.clear()
+            self.__dict__.update(saved[2])
+
     def widget(self) -> widgets.Widget:
         """The controls, the plot and the summary line, ready to display."""
         controls = list(self.controls_by_name.values())
