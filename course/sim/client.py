@@ -24,7 +24,6 @@ from .service import Call
 _OK = Outcome.OK
 _NAN = math.nan
 _ACCEPTED_BY_BACKEND = frozenset({Outcome.OK, Outcome.ERROR, Outcome.FATAL})
-_COUNTS_AS_BREAKER_SUCCESS = frozenset({Outcome.OK, Outcome.FATAL})
 
 
 class Client:
@@ -138,20 +137,33 @@ def _retry(client, policy: Retry, inner):
         started = sim._now
         if budget is not None:
             budget.record_request()
+        timer = over = None
+        if policy.deadline is not None:
+            # The overall deadline bounds attempts in flight too, not only new retries.
+            call = call.with_deadline(started + policy.deadline)
+            done, over = _once(done)
+            timer = sim.at(call.deadline, done, Outcome.TIMEOUT)
 
         def attempt(number, previous_delay):
             inner(call, lambda outcome: result(number, outcome, previous_delay))
 
         def result(number, outcome, previous_delay):
+            if over is not None and over[0]:
+                return  # the deadline has already answered
             if outcome is _OK:
-                done(outcome)
+                finish(outcome)
                 return
             now = sim._now
             delay = policy.next_delay(number, outcome, started, now, previous_delay, rng)
             if delay is None or (call.deadline is not None and now + delay >= call.deadline):
-                done(outcome)
+                finish(outcome)
             else:
                 sim.schedule(delay, attempt, number + 1, delay)
+
+        def finish(outcome):
+            if timer is not None:
+                sim.cancel(timer)
+            done(outcome)
 
         attempt(1, 0.0)
 
@@ -169,8 +181,10 @@ def _breaker(client, policy: CircuitBreaker, inner):
 
         def answered(outcome):
             duration = sim._now - started
-            if outcome in _COUNTS_AS_BREAKER_SUCCESS:
+            if outcome is _OK:
                 policy.on_success(duration)
+            elif outcome is Outcome.FATAL:
+                policy.on_ignored()  # a caller's mistake says nothing about the dependency's health
             else:
                 policy.on_failure(duration)
             done(outcome)
