@@ -101,3 +101,59 @@ def amplification(attempt_roots, request_count: int) -> float:
     if request_count <= 0:
         raise ValueError(f"request_count must be > 0, got {request_count!r}")
     return len(attempt_roots) / request_count
+
+
+def windowed(requests: dict, edges, attempts: dict | None = None, *, start="start", end="end") -> dict:
+    """The standard per-window dashboard numbers for a set of request records.
+
+    ``requests`` is a record dict with ``start``/``end``/``outcome`` (as from
+    :meth:`OpenLoop.records` or a client's ``call_records()``; for a service's
+    own records pass ``start="arrival"``). Returns arrays, one value per window:
+
+    * ``throughput`` — requests answered per second (by answer time);
+    * ``goodput`` — requests answered successfully per second (a fallback counts);
+    * ``p50``, ``p99``, ``p999`` — latency quantiles of requests by start time (s);
+    * ``in_flight`` — mean number of requests started and not yet answered;
+    * ``amplification`` — attempts sent per request started, if ``attempts``
+      (per-attempt records with ``sent``) is given.
+    """
+    edges = np.asarray(edges, dtype=float)
+    begun = np.asarray(requests[start], dtype=float)
+    ended = np.asarray(requests[end], dtype=float)
+    outcome = np.asarray(requests["outcome"])
+    good = (outcome == int(Outcome.OK)) | (outcome == int(Outcome.FALLBACK))
+    quantiles = windowed_quantiles(begun, ended - begun, edges, (0.5, 0.99, 0.999))
+    # In flight: +1 at each start, -1 at each answer; a step function.
+    finite_end = ended[np.isfinite(ended)]
+    times = np.concatenate((begun, finite_end))
+    steps = np.concatenate((np.ones(begun.size), -np.ones(finite_end.size)))
+    order = np.argsort(times, kind="stable")
+    step_times = np.concatenate(([edges[0]], times[order]))
+    step_values = np.concatenate(([0.0], np.cumsum(steps[order])))
+    result = {
+        "throughput": windowed_rate(ended, edges),
+        "goodput": windowed_rate(ended, edges, good),
+        "p50": quantiles[0], "p99": quantiles[1], "p999": quantiles[2],
+        "in_flight": windowed_mean_of_steps(step_times, step_values, edges),
+    }
+    if attempts is not None:
+        started = windowed_rate(begun, edges)
+        sent = windowed_rate(attempts["sent"], edges)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            result["amplification"] = np.where(started > 0, sent / np.where(started > 0, started, 1), np.nan)
+    return result
+
+
+#: Numeric codes for breaker states in :func:`breaker_states`.
+BREAKER_STATE_CODES = {"closed": 0, "half_open": 1, "open": 2}
+
+
+def breaker_states(transitions, edges) -> np.ndarray:
+    """The share of each window a circuit breaker spent open (1.0 = open all window long).
+
+    ``transitions`` is a breaker's ``(time, state)`` list. Half-open time
+    counts as half open, so the curve shows probing as a step between 0 and 1.
+    """
+    times = np.array([t for t, _ in transitions], dtype=float)
+    values = np.array([BREAKER_STATE_CODES[s] / 2 for _, s in transitions], dtype=float)
+    return windowed_mean_of_steps(times, values, np.asarray(edges, dtype=float))
