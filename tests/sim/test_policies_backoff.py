@@ -61,7 +61,8 @@ def test_exponential_is_exact_and_capped():
     got = [b.delay(n, 0.0, None) for n in range(10)]
     want = [0.1, 0.2, 0.4, 0.8, 1.6, 3.2, 6.4, 10.0, 10.0, 10.0]
     assert got == pytest.approx(want)
-    assert Backoff("exponential", 0.5, 100.0, multiplier=1.5).delay(3, 0.0, None) == pytest.approx(0.5 * 1.5**3)
+    slower = Backoff("exponential", 0.5, 100.0, multiplier=1.5)
+    assert slower.delay(3, 0.0, None) == pytest.approx(0.5 * 1.5**3)
     assert Backoff("exponential", 0.5, 100.0, multiplier=1).delay(50, 0.0, None) == 0.5
 
 

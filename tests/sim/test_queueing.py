@@ -75,7 +75,7 @@ def test_littles_law_on_the_simulators_own_output(servers, rho):
     sim, service, r, _, _, until = run_mmc(servers, rho, 200_000, seed=21)
     horizon = sim.now()
     assert np.all(np.isfinite(r["end"]))
-    L = service.in_system.time_average(horizon)
+    L = service.mean_in_system(horizon)
     lam = len(r["arrival"]) / horizon
     W = (r["end"] - r["arrival"]).mean()
     assert L == pytest.approx(lam * W, rel=0.02)

@@ -22,7 +22,8 @@ from .. import _validate
 class Backoff:
     """A backoff schedule: ``delay()`` gives the sleep before each retry."""
 
-    KINDS = ("none", "constant", "exponential", "full_jitter", "equal_jitter", "decorrelated_jitter")
+    KINDS = ("none", "constant", "exponential", "full_jitter", "equal_jitter",
+             "decorrelated_jitter")
 
     def __init__(self, kind: str = "full_jitter", base: float = 0.1, cap: float = 10.0,
                  multiplier: float = 2.0):

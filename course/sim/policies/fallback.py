@@ -34,7 +34,8 @@ class Fallback:
         self.handles = handles
         exceptions = tuple(exceptions)
         if not all(isinstance(e, type) and issubclass(e, BaseException) for e in exceptions):
-            raise ValueError(f"exceptions must be a collection of exception classes, got {exceptions!r}")
+            raise ValueError(f"exceptions must be a collection of exception classes, "
+                             f"got {exceptions!r}")
         self.exceptions = exceptions
         self.value = value
 

@@ -114,7 +114,9 @@ class _Call:
         started = self.now()
         own = deadline
         if retry.deadline is not None:
-            own = started + retry.deadline if deadline is None else min(deadline, started + retry.deadline)
+            own = started + retry.deadline
+            if deadline is not None:
+                own = min(own, deadline)
         attempts, previous = 0, 0.0
         while True:
             attempts += 1
