@@ -42,12 +42,13 @@ class SlowDependencyDashboard(Dashboard):
         fig = self.figure
         (ax_lat, ax_busy), (ax_queue, ax_rate) = fig.subplots(2, 2, sharex=True)
         self.axes = (ax_lat, ax_busy, ax_queue, ax_rate)
+        self.incident_spans = []
         for ax in self.axes:
-            ax.axvspan(*model.INCIDENT, color="#f4a261", alpha=0.15, lw=0)
+            self.incident_spans.append(ax.axvspan(*model.INCIDENT, color="#f4a261", alpha=0.15, lw=0))
             ax.grid(alpha=0.3)
             ax.set_xlim(0, model.DURATION)
-        self.incident_label = ax_lat.text(30, 0.97, "B slow", transform=ax_lat.get_xaxis_transform(),
-                                          ha="center", va="top", fontsize=8, color="#b5651d")
+        # The incident is named in the figure's title (legends would hide a label inside the panels).
+        self.incident_label = fig.suptitle("", fontsize=10, color="#b5651d")
         (self.line_a99,) = ax_lat.plot([], [], color="#d62828", lw=2, label="A p99")
         (self.line_a99_nob,) = ax_lat.plot([], [], color="#d62828", lw=1.2, ls=":", label="A p99, requests not calling B")
         (self.line_a50,) = ax_lat.plot([], [], color="#d62828", lw=1, alpha=0.6, label="A p50")
@@ -57,7 +58,7 @@ class SlowDependencyDashboard(Dashboard):
         ax_lat.set_yscale("log")
         ax_lat.set_ylabel("latency (ms, log scale)")
         ax_lat.set_title("Latency by arrival second")
-        ax_lat.legend(fontsize=7, loc="upper left", ncols=2)
+        ax_lat.legend(fontsize=7, loc="upper left", ncols=3)
 
         (self.line_busy,) = ax_busy.plot([], [], color="#d62828", lw=2, label="busy threads")
         self.line_pool = ax_busy.axhline(np.nan, color="black", ls="--", lw=1, label="pool size")
@@ -94,7 +95,15 @@ class SlowDependencyDashboard(Dashboard):
         shown = np.concatenate([_ms(v) for v in (r.a_p99, r.b_p99, r.a_p50, r.b_p50)])
         shown = shown[np.isfinite(shown) & (shown > 0)]
         if shown.size:
-            ax_lat.set_ylim(max(shown.min() / 1.5, 0.5), shown.max() * 3)
+            # Log scale: keep the top quarter of the panel free for the legend.
+            low, high = max(shown.min() / 1.5, 0.5), shown.max() * 1.5
+            ax_lat.set_ylim(low, low * (high / low) ** (1 / 0.75))
+        slowdown = self.params["slowdown"]
+        for span in self.incident_spans:
+            span.set_visible(slowdown > 1)
+        start, end = model.INCIDENT
+        self.incident_label.set_text(f"Shaded: B is {slowdown:g}× slower from t = {start:g} s to {end:g} s"
+                                     if slowdown > 1 else "No incident: B stays healthy")
         self.line_busy.set_data(t, r.a_busy)
         self.line_aqueue.set_data(t, r.a_queue)
         self.line_pool.set_ydata([r.a_threads, r.a_threads])
@@ -104,7 +113,7 @@ class SlowDependencyDashboard(Dashboard):
         ax_queue.set_ylim(0, max(5.0, np.nanmax(r.b_queue) * 1.1))
         self.line_ok.set_data(t, r.ok_rate)
         self.line_to.set_data(t, r.timeout_rate)
-        ax_rate.set_ylim(0, max(5.0, np.nanmax(np.concatenate([r.ok_rate, r.timeout_rate])) * 1.15))
+        ax_rate.set_ylim(0, max(5.0, np.nanmax(np.concatenate([r.ok_rate, r.timeout_rate])) * 1.3))
 
     def describe(self, r):
         s = r.summary

@@ -52,6 +52,11 @@ def _p99(values) -> float:
     return float(np.quantile(values, 0.99)) if values.size else float("nan")
 
 
+def _mean(values) -> float:
+    values = np.asarray(values, dtype=float)
+    return float(values.mean()) if values.size else float("nan")
+
+
 def simulate(rate: float = 50.0, b_median_ms: float = 50.0, b_tail: float = 5.0, b_workers: int = 8,
              a_threads: int = 20, timeout_on: bool = False, timeout_ms: float = 300.0, slowdown: float = 10.0,
              b_share: float = 0.5, seed: int = 1, duration: float = DURATION,
@@ -90,6 +95,8 @@ def simulate(rate: float = 50.0, b_median_ms: float = 50.0, b_tail: float = 5.0,
     timed_out = calls["outcome"] == int(Outcome.TIMEOUT)
 
     in_incident = (ra["arrival"] >= incident[0]) & (ra["arrival"] < incident[1])
+    b_in_incident = (rb["arrival"] >= incident[0]) & (rb["arrival"] < incident[1])
+    b_latency_all = np.where(np.isfinite(rb["end"]), rb["end"], duration) - rb["arrival"]
     before = ra["arrival"] < incident[0]
     unfinished = ~np.isfinite(ra["end"])
     summary = {
@@ -99,8 +106,13 @@ def simulate(rate: float = 50.0, b_median_ms: float = 50.0, b_tail: float = 5.0,
         "a_peak_busy": float(np.max(a.busy_series.values)),
         "a_error_share_during": float(np.mean(~ok[in_incident & ~unfinished])) if np.any(in_incident & ~unfinished) else 0.0,
         "a_unanswered": int(unfinished.sum()),
+        # The share of answered requests during the incident that called B: the most a timeout on B can fail.
+        "a_calls_b_share_during": float(np.mean(calls_b[in_incident & ~unfinished])) if np.any(in_incident & ~unfinished) else 0.0,
         "b_utilisation": rate * b_share * b_latency.mean / b_workers,
+        # Offered load over capacity while B is slow; above 1 means B cannot keep up at all.
+        "b_utilisation_during": rate * b_share * b_latency.mean * max(slowdown, 1.0) / b_workers,
         "b_p99_healthy": b_latency.quantile(0.99),
+        "b_mean_latency_during": _mean(b_latency_all[b_in_incident]),
         "requests": int(len(ra["arrival"])),
     }
     return SlowDependencyResult(

@@ -17,13 +17,12 @@ import math
 
 from .latency import Latency
 from .outcomes import Outcome
-from .policies import (AdaptiveThrottle, Bulkhead, CircuitBreaker, Fallback, Hedge, Retry, Timeout)
+from .policies import (ACCEPTED, AdaptiveThrottle, Bulkhead, CircuitBreaker, Fallback, Hedge, Retry, Timeout)
 from .records import Log, StepSeries
 from .service import Call
 
 _OK = Outcome.OK
 _NAN = math.nan
-_ACCEPTED_BY_BACKEND = frozenset({Outcome.OK, Outcome.ERROR, Outcome.FATAL})
 
 
 class Client:
@@ -218,7 +217,7 @@ def _throttle(client, policy: AdaptiveThrottle, inner):
             return
 
         def answered(outcome):
-            if outcome in _ACCEPTED_BY_BACKEND:
+            if outcome in ACCEPTED:
                 policy.record_accept()
             done(outcome)
 
