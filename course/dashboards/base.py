@@ -109,19 +109,53 @@ class Dashboard:
         self.timings = {"simulate": simulated - started, "total": finished - started}
         return self.result
 
+    #: Layouts already solved, by dashboard class and figure size: the positions (in
+    #: figure coordinates) of every axes and figure-level title, in creation order.
+    _solved_layouts: dict = {}
+
     def render_png(self) -> bytes:
         """Render the figure to PNG bytes.
 
         Constrained layout is solved on the first render and then frozen: the
         axes do not move when only the data changes, and later renders skip the
-        layout pass.
+        layout pass. The solved layout is also reused by later dashboards of the
+        same class and size (a lesson builds several), so only the first one
+        pays for it.
         """
+        if not self.layout_done:
+            self._reuse_solved_layout()
         buffer = io.BytesIO()
         self.canvas.print_png(buffer)
         if not self.layout_done:
             self.figure.set_layout_engine("none")
             self.layout_done = True
+            Dashboard._solved_layouts[self._layout_key()] = self._layout_positions()
         return buffer.getvalue()
+
+    def _layout_key(self) -> tuple:
+        return type(self), tuple(self.figsize), len(self.figure.axes)
+
+    def _figure_titles(self) -> list:
+        fig = self.figure
+        return [fig._suptitle, fig._supxlabel, fig._supylabel]
+
+    def _layout_positions(self) -> tuple:
+        axes = [ax.get_position(original=True).frozen() for ax in self.figure.axes]
+        titles = [None if text is None else text.get_position() for text in self._figure_titles()]
+        return axes, titles
+
+    def _reuse_solved_layout(self) -> None:
+        solved = Dashboard._solved_layouts.get(self._layout_key())
+        if solved is None:
+            return
+        axes, titles = solved
+        self.figure.set_layout_engine("none")
+        for ax, position in zip(self.figure.axes, axes):
+            ax.set_position(position)
+        for text, position in zip(self._figure_titles(), titles):
+            if text is not None and position is not None:
+                text.set_position(position)
+        self.layout_done = True
 
     def naive_update(self) -> bytes:
         """What an ``@interact`` callback typically does, for the benchmark to compare against.

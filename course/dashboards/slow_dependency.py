@@ -9,7 +9,8 @@ from course.models import slow_dependency as model
 
 from .base import Dashboard
 
-_SLIDER = dict(continuous_update=False, style={"description_width": "150px"}, layout=widgets.Layout(width="380px"))
+_LOOK = dict(style={"description_width": "150px"}, layout=widgets.Layout(width="380px"))
+_SLIDER = dict(continuous_update=False, **_LOOK)
 
 
 def _ms(values):
@@ -30,7 +31,7 @@ class SlowDependencyDashboard(Dashboard):
             "b_tail": widgets.FloatSlider(5.0, min=1.5, max=20.0, step=0.5, description="B p99 / median", **_SLIDER),
             "slowdown": widgets.Dropdown(options=[("none", 1.0), ("2× slower", 2.0), ("5× slower", 5.0),
                                                   ("10× slower", 10.0), ("20× slower", 20.0)],
-                                         value=10.0, description="B at t=20–40 s", **_SLIDER),
+                                         value=10.0, description="B at t=20–40 s", **_LOOK),
             "b_workers": widgets.IntSlider(8, min=1, max=32, description="B workers", **_SLIDER),
             "a_threads": widgets.IntSlider(20, min=1, max=64, description="A thread pool", **_SLIDER),
             "timeout_on": widgets.Checkbox(False, description="A uses a timeout on B", indent=False,
@@ -117,10 +118,15 @@ class SlowDependencyDashboard(Dashboard):
 
     def describe(self, r):
         s = r.summary
+        start, end = model.INCIDENT
+        incident = self.params["slowdown"] > 1
+        before = "before the incident" if incident else f"for t &lt; {start:g} s"
+        during = "during it" if incident else f"for t = {start:g}–{end:g} s"
+        errors = "during the incident" if incident else f"for t = {start:g}–{end:g} s"
         return (f"B's utilisation when healthy: <b>{s['b_utilisation']:.0%}</b> · "
-                f"A's p99 for requests that never call B: <b>{s['a_p99_without_b_before'] * 1000:.0f} ms</b> before the incident, "
-                f"<b>{s['a_p99_without_b_during'] * 1000:.0f} ms</b> during it · "
-                f"A's error share during the incident: <b>{s['a_error_share_during']:.0%}</b>")
+                f"A's p99 for requests that never call B: <b>{s['a_p99_without_b_before'] * 1000:.0f} ms</b> {before}, "
+                f"<b>{s['a_p99_without_b_during'] * 1000:.0f} ms</b> {during} · "
+                f"A's error share {errors}: <b>{s['a_error_share_during']:.0%}</b>")
 
 
 def slow_dependency_dashboard(**settings) -> SlowDependencyDashboard:
