@@ -186,10 +186,17 @@ def _notebook_code(path: Path) -> str:
     return "\n".join(cells)
 
 
+#: Modules under course/ that learners never import: `make bench` runs them with the
+#: project's `test` extra installed (SimPy for the side-by-side engine benchmark).
+DEVELOPER_ONLY = {"bench.py"}
+
+
 def _course_imports() -> dict[str, list[str]]:
     """Third-party top-level module -> the files that import it."""
     sources: list[tuple[Path, str]] = []
     for path in sorted(COURSE.rglob("*.py")):
+        if path.relative_to(COURSE).as_posix() in DEVELOPER_ONLY:
+            continue
         sources.append((path, path.read_text(encoding="utf-8")))
     for path in sorted(COURSE.glob("*.ipynb")):
         sources.append((path, _notebook_code(path)))

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import heapq
 import itertools
 import math
+from heapq import heappop, heappush
 
 from . import _validate
 from .streams import RandomStreams, Stream
@@ -44,7 +44,7 @@ class Simulation:
         if not delay >= 0:  # also catches NaN
             raise ValueError(f"delay must be >= 0 seconds, got {delay!r}")
         entry = [self._now + delay, next(self._counter), callback, args]
-        heapq.heappush(self._heap, entry)
+        heappush(self._heap, entry)
         return entry
 
     def at(self, time: float, callback, *args) -> list:
@@ -52,7 +52,7 @@ class Simulation:
         if not time >= self._now:
             raise ValueError(f"time must be >= now ({self._now}), got {time!r}")
         entry = [time, next(self._counter), callback, args]
-        heapq.heappush(self._heap, entry)
+        heappush(self._heap, entry)
         return entry
 
     @staticmethod
@@ -69,19 +69,18 @@ class Simulation:
             raise ValueError(f"until must be >= now ({self._now}), got {until!r}")
         limit = math.inf if until is None else until
         heap = self._heap
-        pop = heapq.heappop
         processed = 0
         while heap:
-            entry = heap[0]
-            if entry[0] > limit:
+            entry = heappop(heap)
+            time, _, callback, args = entry
+            if time > limit:
+                heappush(heap, entry)  # not due yet: put it back for a later run()
                 break
-            pop(heap)
-            callback = entry[2]
             if callback is None:
                 continue
-            self._now = entry[0]
+            self._now = time
             processed += 1
-            callback(*entry[3])
+            callback(*args)
         self.events_processed += processed
         if until is not None:
             self._now = until

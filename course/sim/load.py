@@ -52,7 +52,9 @@ class _Load:
     def _send(self, on_answer=None) -> None:
         sim = self.sim
         now = sim._now
-        root = self._ids.next()
+        ids = self._ids
+        ids.value += 1  # what ids.next() does, without the call: this runs once per request
+        root = ids.value
         row = self.log.append(root, now, _NAN, -1)
 
         def answered(outcome):
@@ -89,12 +91,19 @@ class OpenLoop(_Load):
     def _next(self) -> None:
         # Thinning: candidate arrivals at the peak rate, each kept with probability rate(t)/peak.
         sim = self.sim
-        peak = self.schedule.peak
+        schedule = self.schedule
+        peak = schedule.peak
         stream = self._stream
+        until = self.until
         t = sim._now + stream.exponential(1.0 / peak)
-        while t < self.until and stream.random() * peak >= self.schedule.rate(t):
-            t += stream.exponential(1.0 / peak)
-        if t < self.until:
+        if len(schedule.rates) == 1:  # a constant rate: no need to look it up (the draw still happens)
+            rate = schedule.rates[0]
+            while t < until and stream.random() * peak >= rate:
+                t += stream.exponential(1.0 / peak)
+        else:
+            while t < until and stream.random() * peak >= schedule.rate(t):
+                t += stream.exponential(1.0 / peak)
+        if t < until:
             sim.at(t, self._arrive)
 
     def _arrive(self) -> None:

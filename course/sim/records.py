@@ -20,7 +20,7 @@ class Log:
 
     def append(self, *values) -> list:
         """Add one row, values in column order; returns the row for later updates."""
-        row = list(values)
+        row = [*values]
         self.rows.append(row)
         return row
 
@@ -45,23 +45,37 @@ class StepSeries:
     Also keeps the exact time-integral, so time averages need no sampling.
     """
 
-    __slots__ = ("times", "values", "_last_time", "_last_value", "area", "start")
+    __slots__ = ("times", "values", "_last_value", "_area", "_area_steps", "start")
 
     def __init__(self, start: float = 0.0, value: float = 0.0):
         self.times = [start]
         self.values = [value]
         self.start = start
-        self._last_time = start
         self._last_value = value
-        self.area = 0.0
+        self._area = 0.0
+        self._area_steps = 1  # how many logged steps _area already covers
 
     def change(self, t: float, value: float) -> None:
         """Record that the quantity became ``value`` at time ``t``."""
-        self.area += self._last_value * (t - self._last_time)
-        self._last_time = t
+        # The hot path only logs; the integral is brought up to date when asked for.
         self._last_value = value
         self.times.append(t)
         self.values.append(value)
+
+    @property
+    def _last_time(self) -> float:
+        return self.times[-1]
+
+    @property
+    def area(self) -> float:
+        """The exact integral of the quantity from the start up to its last change."""
+        times, values = self.times, self.values
+        area = self._area
+        for i in range(self._area_steps, len(times)):
+            area += values[i - 1] * (times[i] - times[i - 1])
+        self._area = area
+        self._area_steps = len(times)
+        return area
 
     def time_average(self, until: float) -> float:
         """The mean value from the start of the log up to ``until``."""

@@ -6,7 +6,7 @@ import math
 from collections import deque
 
 from . import _validate
-from .faults import FaultSchedule
+from .faults import Down, Errors, FaultSchedule, Slow
 from .latency import Latency
 from .outcomes import Outcome
 from .records import Log, StepSeries
@@ -86,7 +86,10 @@ class Service:
         self.max_queue_wait = None if max_queue_wait is None else _validate.positive("max_queue_wait", max_queue_wait)
         self.drop_expired = bool(drop_expired)
         self.faults = faults or FaultSchedule()
-        self._has_faults = bool(self.faults)
+        # Which kinds of fault there are, so the hot paths ask only the questions that matter.
+        self._may_be_down = any(isinstance(f, Down) for f in self.faults.faults)
+        self._may_be_slow = any(isinstance(f, Slow) for f in self.faults.faults)
+        self._may_fail = any(isinstance(f, Errors) for f in self.faults.faults)
         self.calls = list(calls)
         self._work_stream = sim.rng(f"service:{name}:work")
         self._fault_stream = sim.rng(f"service:{name}:faults")
@@ -104,11 +107,12 @@ class Service:
         sim = self.sim
         now = sim._now
         route = 0
-        for index, dependency in enumerate(self.calls):
-            if dependency.probability >= 1.0 or self._route_stream.random() < dependency.probability:
-                route |= 1 << index
+        if self.calls:
+            for index, dependency in enumerate(self.calls):
+                if dependency.probability >= 1.0 or self._route_stream.random() < dependency.probability:
+                    route |= 1 << index
         row = self.log.append(call.root, now, _NAN, _NAN, -1, route)
-        if self._has_faults:
+        if self._may_be_down:
             mode = self.faults.down_mode(now)
             if mode == "refuse":
                 sim.schedule(REFUSE_DELAY, self._answer_unserved, row, on_done, _ERROR)
@@ -137,7 +141,7 @@ class Service:
         self.busy_series.change(now, self.busy)
         job.row[2] = now
         duration = self.latency.sample(self._work_stream)
-        if self._has_faults:
+        if self._may_be_slow:
             duration *= self.faults.slow_factor(now)
         sim.schedule(duration, self._call_downstream, job, 0)
 
@@ -147,7 +151,7 @@ class Service:
             index += 1
         if index == len(calls):
             outcome = _OK
-            if self._has_faults:
+            if self._may_fail:
                 rate = self.faults.error_rate(self.sim._now)
                 if rate and self._fault_stream.random() < rate:
                     outcome = _ERROR
@@ -166,9 +170,11 @@ class Service:
         now = self.sim._now
         self.busy -= 1
         self.busy_series.change(now, self.busy)
-        job.row[3] = now
-        job.row[4] = int(outcome)
-        self._start_next()
+        row = job.row
+        row[3] = now
+        row[4] = int(outcome)
+        if self.queue:
+            self._start_next()
         job.on_done(outcome)
 
     def _start_next(self) -> None:
