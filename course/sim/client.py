@@ -14,11 +14,12 @@ receives one :class:`~course.sim.outcomes.Outcome` and is called exactly once.
 from __future__ import annotations
 
 import math
+from functools import partial
 
 from .latency import Latency
 from .outcomes import Outcome
 from .policies import (ACCEPTED, AdaptiveThrottle, Bulkhead, CircuitBreaker, Fallback, Hedge, Retry, Timeout)
-from .records import Log, StepSeries
+from .records import Log, Steps
 from .service import Call
 
 _OK = Outcome.OK
@@ -41,9 +42,9 @@ class Client:
         self.network = network
         self._network_stream = sim.rng(f"client:{self.name}:network")
         self._jitter_stream = sim.rng(f"client:{self.name}:jitter")
+        self.created = sim.now()
         self.attempts = Log(root="i8", sent="f8", answered="f8", outcome="i1")
         self.calls = Log(root="i8", start="f8", end="f8", outcome="i1")
-        self.in_flight = StepSeries(sim.now())
         chain = self._send
         for policy in reversed(self.policies):
             chain = _wrap(self, policy, chain)
@@ -51,31 +52,33 @@ class Client:
 
     def call(self, call: Call, done) -> None:
         """Make one call; ``done(outcome)`` runs once when it is over."""
-        row = self.calls.append(call.root, self.sim._now, _NAN, -1)
-
-        def finished(outcome, row=row):
-            row[2] = self.sim._now
-            row[3] = int(outcome)
-            done(outcome)
-
-        self._chain(call, finished)
+        columns = self.calls.columns
+        row = len(columns["root"])
+        columns["root"].append(call.root)
+        columns["start"].append(self.sim._now)
+        columns["end"].append(_NAN)
+        columns["outcome"].append(-1)
+        self._chain(call, _Answer(self.sim, columns["end"], columns["outcome"], row, done).answered)
 
     def _send(self, call: Call, done) -> None:
         sim = self.sim
-        row = self.attempts.append(call.root, sim._now, _NAN, -1)
-        series = self.in_flight
-        series.change(sim._now, series._last_value + 1)
-
-        def answered(outcome, row=row):
-            row[2] = sim._now
-            row[3] = int(outcome)
-            series.change(sim._now, series._last_value - 1)
-            done(outcome)
-
+        columns = self.attempts.columns
+        row = len(columns["root"])
+        columns["root"].append(call.root)
+        columns["sent"].append(sim._now)
+        columns["answered"].append(_NAN)
+        columns["outcome"].append(-1)
+        answered = _Answer(sim, columns["answered"], columns["outcome"], row, done).answered
         if self.network is None:
             self.target.submit(call, answered)
         else:
             sim.schedule(self.network.sample(self._network_stream), self.target.submit, call, answered)
+
+    @property
+    def in_flight(self) -> Steps:
+        """Attempts sent and not yet answered, over time."""
+        r = self.attempts.arrays()
+        return Steps.from_intervals(r["sent"], r["answered"], self.created)
 
     def records(self) -> dict:
         """Per-attempt arrays: ``root``, ``sent``, ``answered`` (NaN if never), ``outcome`` (-1 if never)."""
@@ -86,6 +89,25 @@ class Client:
         return self.calls.arrays()
 
 
+class _Answer:
+    """Logs when and how a logged call or attempt ended, then passes the outcome on."""
+
+    __slots__ = ("sim", "ended", "how", "row", "done")
+
+    def __init__(self, sim, ended, how, row, done):
+        self.sim = sim
+        self.ended = ended
+        self.how = how
+        self.row = row
+        self.done = done
+
+    def answered(self, outcome) -> None:
+        """Record the answer and hand it to whoever is waiting."""
+        self.ended[self.row] = self.sim._now
+        self.how[self.row] = outcome
+        self.done(outcome)
+
+
 def _wrap(client: Client, policy, inner):
     for kind, wrapper in _WRAPPERS:
         if isinstance(policy, kind):
@@ -94,16 +116,29 @@ def _wrap(client: Client, policy, inner):
                      f"AdaptiveThrottle, Hedge, Fallback); got {policy!r}")
 
 
-def _once(done):
-    """Wrap ``done`` so that only its first call has an effect; returns (wrapped, is_done)."""
-    state = [False]
+class _TimedAttempt:
+    """One attempt under a Timeout: the answer or the timer, whichever comes first, ends it."""
 
-    def first(outcome):
-        if not state[0]:
-            state[0] = True
+    __slots__ = ("sim", "done", "timer")
+
+    def __init__(self, sim, done):
+        self.sim = sim
+        self.done = done
+        self.timer = None
+
+    def timed_out(self) -> None:
+        """The timer fired first."""
+        done, self.done, self.timer = self.done, None, None
+        if done is not None:
+            done(Outcome.TIMEOUT)
+
+    def answered(self, outcome) -> None:
+        """The answer came first (or late, after the timeout: then it is ignored)."""
+        done, self.done = self.done, None
+        if done is not None:
+            self.sim.cancel(self.timer)
+            self.timer = None
             done(outcome)
-
-    return first, state
 
 
 def _timeout(client, policy: Timeout, inner):
@@ -115,16 +150,62 @@ def _timeout(client, policy: Timeout, inner):
         if deadline <= now:
             done(Outcome.TIMEOUT)
             return
-        finish, _ = _once(done)
-        timer = sim.at(deadline, finish, Outcome.TIMEOUT)
-
-        def answered(outcome):
-            sim.cancel(timer)
-            finish(outcome)
-
-        inner(call.with_deadline(deadline), answered)
+        attempt = _TimedAttempt(sim, done)
+        attempt.timer = sim.at(deadline, attempt.timed_out)
+        inner(call.with_deadline(deadline), attempt.answered)
 
     return run
+
+
+class _RetryingCall:
+    """One call under a Retry policy: sends attempts until one succeeds or the policy says stop."""
+
+    __slots__ = ("sim", "policy", "rng", "inner", "call", "done", "started", "timer")
+
+    def __init__(self, sim, policy, rng, inner, call, done):
+        self.sim, self.policy, self.rng, self.inner = sim, policy, rng, inner
+        self.call, self.done = call, done
+        self.started = sim._now
+        self.timer = None
+        if policy.deadline is not None:
+            # The overall deadline bounds attempts in flight too, not only new retries.
+            self.call = call = call.with_deadline(self.started + policy.deadline)
+            if call.deadline > self.started:
+                self.timer = sim.at(call.deadline, self.finish, Outcome.TIMEOUT)
+
+    def attempt(self, number: int, previous_delay: float) -> None:
+        """Send attempt ``number`` (1 for the first)."""
+        if self.done is None:
+            return  # the deadline has already answered
+        if self.call.deadline is not None and self.call.deadline <= self.sim._now:
+            self.finish(Outcome.TIMEOUT)
+            return
+        self.inner(self.call, partial(self.result, number, previous_delay))
+
+    def result(self, number: int, previous_delay: float, outcome) -> None:
+        """How attempt ``number`` ended: finish, or schedule the next attempt."""
+        if self.done is None:
+            return  # the deadline has already answered
+        if outcome is _OK:
+            self.finish(outcome)
+            return
+        now = self.sim._now
+        delay = self.policy.next_delay(number, outcome, self.started, now, previous_delay, self.rng)
+        deadline = self.call.deadline
+        if delay is None or (deadline is not None and now + delay >= deadline):
+            self.finish(outcome)
+        else:
+            self.sim.schedule(delay, self.attempt, number + 1, delay)
+
+    def finish(self, outcome) -> None:
+        """Answer the caller, once."""
+        done, self.done = self.done, None
+        if done is None:
+            return
+        if self.timer is not None:
+            self.sim.cancel(self.timer)
+            self.timer = None
+        done(outcome)
 
 
 def _retry(client, policy: Retry, inner):
@@ -133,38 +214,9 @@ def _retry(client, policy: Retry, inner):
     budget = policy.budget
 
     def run(call, done):
-        started = sim._now
         if budget is not None:
             budget.record_request()
-        timer = over = None
-        if policy.deadline is not None:
-            # The overall deadline bounds attempts in flight too, not only new retries.
-            call = call.with_deadline(started + policy.deadline)
-            done, over = _once(done)
-            timer = sim.at(call.deadline, done, Outcome.TIMEOUT)
-
-        def attempt(number, previous_delay):
-            inner(call, lambda outcome: result(number, outcome, previous_delay))
-
-        def result(number, outcome, previous_delay):
-            if over is not None and over[0]:
-                return  # the deadline has already answered
-            if outcome is _OK:
-                finish(outcome)
-                return
-            now = sim._now
-            delay = policy.next_delay(number, outcome, started, now, previous_delay, rng)
-            if delay is None or (call.deadline is not None and now + delay >= call.deadline):
-                finish(outcome)
-            else:
-                sim.schedule(delay, attempt, number + 1, delay)
-
-        def finish(outcome):
-            if timer is not None:
-                sim.cancel(timer)
-            done(outcome)
-
-        attempt(1, 0.0)
+        _RetryingCall(sim, policy, rng, inner, call, done).attempt(1, 0.0)
 
     return run
 

@@ -55,20 +55,37 @@ class _Load:
         ids = self._ids
         ids.value += 1  # what ids.next() does, without the call: this runs once per request
         root = ids.value
-        row = self.log.append(root, now, _NAN, -1)
-
-        def answered(outcome):
-            row[2] = sim._now
-            row[3] = int(outcome)
-            if on_answer is not None:
-                on_answer()
-
+        columns = self.log.columns
+        row = len(columns["root"])
+        columns["root"].append(root)
+        columns["start"].append(now)
+        columns["end"].append(_NAN)
+        columns["outcome"].append(-1)
         deadline = None if self.deadline is None else now + self.deadline
-        self.entry.call(Call(root, deadline), answered)
+        self.entry.call(Call(root, deadline), _Answered(self, row, on_answer).answered)
 
     def records(self) -> dict:
         """One row per top-level request: ``root``, ``start``, ``end`` (NaN if unanswered), ``outcome``."""
         return self.log.arrays()
+
+
+class _Answered:
+    """Logs a top-level request's answer (and wakes its user, for closed-loop load)."""
+
+    __slots__ = ("load", "row", "on_answer")
+
+    def __init__(self, load, row, on_answer):
+        self.load = load
+        self.row = row
+        self.on_answer = on_answer
+
+    def answered(self, outcome) -> None:
+        """Record when and how the request ended."""
+        columns = self.load.log.columns
+        columns["end"][self.row] = self.load.sim._now
+        columns["outcome"][self.row] = outcome
+        if self.on_answer is not None:
+            self.on_answer()
 
 
 class OpenLoop(_Load):

@@ -5,11 +5,13 @@ from __future__ import annotations
 import math
 from collections import deque
 
+import numpy as np
+
 from . import _validate
 from .faults import Down, Errors, FaultSchedule, Slow
 from .latency import Latency
 from .outcomes import Outcome
-from .records import Log, StepSeries
+from .records import Log, Steps
 
 _OK, _ERROR, _REJECTED = Outcome.OK, Outcome.ERROR, Outcome.REJECTED
 _NAN = math.nan
@@ -42,14 +44,26 @@ class Dependency:
 
 
 class _Job:
-    __slots__ = ("call", "on_done", "row", "arrived", "route")
+    """One call inside a service: where it is logged, who waits for it, which dependencies it still has to call."""
 
-    def __init__(self, call, on_done, row, arrived, route):
+    __slots__ = ("service", "call", "on_done", "row", "arrived", "route", "next_dependency")
+
+    def __init__(self, service, call, on_done, row, arrived, route):
+        self.service = service
         self.call = call
         self.on_done = on_done
         self.row = row
         self.arrived = arrived
         self.route = route
+        self.next_dependency = 0
+
+    def dependency_answered(self, outcome) -> None:
+        """A downstream call is over: go on to the next one, or fail this call."""
+        if outcome.is_success:
+            self.next_dependency += 1
+            self.service._call_downstream(self)
+        else:
+            self.service._finish(self, _ERROR)
 
 
 class Service:
@@ -70,7 +84,8 @@ class Service:
 
     ``calls`` lists :class:`Dependency` objects. A downstream failure makes the
     call fail with ``ERROR``. Every call is logged in :attr:`log` (see
-    :meth:`records`); busy workers and queue length are logged as step series.
+    :meth:`records`); :attr:`busy_series` and :attr:`queue_series` rebuild
+    busy workers and queue length from that log as step functions.
     """
 
     def __init__(self, sim, name: str, workers: int, latency: Latency, *, queue_limit: int | None = None,
@@ -96,10 +111,11 @@ class Service:
         self._route_stream = sim.rng(f"service:{name}:routes")
         self.queue: deque = deque()
         self.busy = 0
-        start = sim.now()
-        self.busy_series = StepSeries(start)
-        self.queue_series = StepSeries(start)
+        self.created = sim.now()
         self.log = Log(root="i8", arrival="f8", start="f8", end="f8", outcome="i1", route="i4")
+        log = self.log.columns
+        self._root, self._arrival, self._start_col = log["root"], log["arrival"], log["start"]
+        self._end, self._outcome, self._route = log["end"], log["outcome"], log["route"]
 
     # -- arrivals -----------------------------------------------------------
     def submit(self, call: Call, on_done) -> None:
@@ -111,7 +127,13 @@ class Service:
             for index, dependency in enumerate(self.calls):
                 if dependency.probability >= 1.0 or self._route_stream.random() < dependency.probability:
                     route |= 1 << index
-        row = self.log.append(call.root, now, _NAN, _NAN, -1, route)
+        row = len(self._root)
+        self._root.append(call.root)
+        self._arrival.append(now)
+        self._start_col.append(_NAN)
+        self._end.append(_NAN)
+        self._outcome.append(-1)
+        self._route.append(route)
         if self._may_be_down:
             mode = self.faults.down_mode(now)
             if mode == "refuse":
@@ -119,18 +141,17 @@ class Service:
                 return
             if mode == "hang":
                 return
-        job = _Job(call, on_done, row, now, route)
+        job = _Job(self, call, on_done, row, now, route)
         if self.busy < self.workers:
             self._start(job)
         elif self.queue_limit is not None and len(self.queue) >= self.queue_limit:
             self._answer_unserved(row, on_done, _REJECTED)
         else:
             self.queue.append(job)
-            self.queue_series.change(now, len(self.queue))
 
-    def _answer_unserved(self, row: list, on_done, outcome: Outcome) -> None:
-        row[3] = self.sim._now
-        row[4] = int(outcome)
+    def _answer_unserved(self, row: int, on_done, outcome: Outcome) -> None:
+        self._end[row] = self.sim._now
+        self._outcome[row] = outcome
         on_done(outcome)
 
     # -- work ---------------------------------------------------------------
@@ -138,41 +159,34 @@ class Service:
         sim = self.sim
         now = sim._now
         self.busy += 1
-        self.busy_series.change(now, self.busy)
-        job.row[2] = now
+        self._start_col[job.row] = now
         duration = self.latency.sample(self._work_stream)
         if self._may_be_slow:
             duration *= self.faults.slow_factor(now)
-        sim.schedule(duration, self._call_downstream, job, 0)
+        sim.schedule(duration, self._call_downstream, job)
 
-    def _call_downstream(self, job: _Job, index: int) -> None:
+    def _call_downstream(self, job: _Job) -> None:
         calls = self.calls
-        while index < len(calls) and not job.route >> index & 1:
+        index = job.next_dependency
+        route = job.route
+        while index < len(calls) and not route >> index & 1:
             index += 1
-        if index == len(calls):
-            outcome = _OK
-            if self._may_fail:
-                rate = self.faults.error_rate(self.sim._now)
-                if rate and self._fault_stream.random() < rate:
-                    outcome = _ERROR
-            self._finish(job, outcome)
+        job.next_dependency = index
+        if index < len(calls):
+            calls[index].client.call(job.call, job.dependency_answered)
             return
-
-        def downstream_done(outcome, job=job, index=index):
-            if outcome.is_success:
-                self._call_downstream(job, index + 1)
-            else:
-                self._finish(job, _ERROR)
-
-        calls[index].client.call(job.call, downstream_done)
+        outcome = _OK
+        if self._may_fail:
+            rate = self.faults.error_rate(self.sim._now)
+            if rate and self._fault_stream.random() < rate:
+                outcome = _ERROR
+        self._finish(job, outcome)
 
     def _finish(self, job: _Job, outcome: Outcome) -> None:
-        now = self.sim._now
         self.busy -= 1
-        self.busy_series.change(now, self.busy)
         row = job.row
-        row[3] = now
-        row[4] = int(outcome)
+        self._end[row] = self.sim._now
+        self._outcome[row] = outcome
         if self.queue:
             self._start_next()
         job.on_done(outcome)
@@ -182,7 +196,6 @@ class Service:
         now = self.sim._now
         while queue and self.busy < self.workers:
             job = queue.popleft()
-            self.queue_series.change(now, len(queue))
             expired = self.drop_expired and job.call.deadline is not None and job.call.deadline <= now
             waited_too_long = self.max_queue_wait is not None and now - job.arrived > self.max_queue_wait
             if expired or waited_too_long:
@@ -200,6 +213,28 @@ class Service:
         ``root`` the id of the top-level request.
         """
         return self.log.arrays()
+
+    @property
+    def busy_series(self) -> Steps:
+        """Busy workers over time: each started call holds a worker from ``start`` to ``end``."""
+        r = self.log.arrays()
+        return Steps.from_intervals(r["start"], r["end"], self.created)
+
+    @property
+    def queue_series(self) -> Steps:
+        """Calls waiting for a worker over time.
+
+        A call waits from ``arrival`` until it starts, or, if it never
+        starts, until it is shed from the queue (answered REJECTED after
+        arriving). Calls refused, rejected at the door or dropped by a hung
+        service never waited.
+        """
+        r = self.log.arrays()
+        started = np.isfinite(r["start"])
+        shed = ~started & (r["outcome"] == int(_REJECTED)) & (r["end"] > r["arrival"])
+        waited = started | shed
+        left = np.where(started, r["start"], r["end"])
+        return Steps.from_intervals(r["arrival"][waited], left[waited], self.created)
 
     def mean_in_system(self, until: float | None = None) -> float:
         """The time-average number of calls in the service (queued plus in service): L in Little's law."""
