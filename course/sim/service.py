@@ -226,13 +226,15 @@ class Service:
 
         A call waits from ``arrival`` until it starts, or, if it never
         starts, until it is shed from the queue (answered REJECTED after
-        arriving). Calls refused, rejected at the door or dropped by a hung
-        service never waited.
+        arriving) or, if it is still queued, until now. Calls refused,
+        rejected at the door or dropped by a hung service never waited.
         """
         r = self.log.arrays()
         started = np.isfinite(r["start"])
         shed = ~started & (r["outcome"] == int(_REJECTED)) & (r["end"] > r["arrival"])
-        waited = started | shed
+        still_waiting = np.zeros(started.size, dtype=bool)
+        still_waiting[[job.row for job in self.queue]] = True
+        waited = started | shed | still_waiting
         left = np.where(started, r["start"], r["end"])
         return Steps.from_intervals(r["arrival"][waited], left[waited], self.created)
 
