@@ -45,6 +45,10 @@ class Client:
         self.created = sim.now()
         self.attempts = Log(root="i8", sent="f8", answered="f8", outcome="i1")
         self.calls = Log(root="i8", start="f8", end="f8", outcome="i1")
+        # The hot paths append to the log columns directly.
+        self._attempt_root, self._attempt_sent, self._attempt_answered_at, self._attempt_outcome = (
+            self.attempts.columns.values())
+        self._call_root, self._call_start, self._call_end, self._call_outcome = self.calls.columns.values()
         chain = self._send
         for policy in reversed(self.policies):
             chain = _wrap(self, policy, chain)
@@ -52,27 +56,35 @@ class Client:
 
     def call(self, call: Call, done) -> None:
         """Make one call; ``done(outcome)`` runs once when it is over."""
-        columns = self.calls.columns
-        row = len(columns["root"])
-        columns["root"].append(call.root)
-        columns["start"].append(self.sim._now)
-        columns["end"].append(_NAN)
-        columns["outcome"].append(-1)
-        self._chain(call, _Answer(self.sim, columns["end"], columns["outcome"], row, done).answered)
+        row = len(self._call_root)
+        self._call_root.append(call.root)
+        self._call_start.append(self.sim._now)
+        self._call_end.append(_NAN)
+        self._call_outcome.append(-1)
+        self._chain(call, partial(self._call_answered, row, done))
+
+    def _call_answered(self, row: int, done, outcome) -> None:
+        self._call_end[row] = self.sim._now
+        self._call_outcome[row] = outcome
+        done(outcome)
 
     def _send(self, call: Call, done) -> None:
         sim = self.sim
-        columns = self.attempts.columns
-        row = len(columns["root"])
-        columns["root"].append(call.root)
-        columns["sent"].append(sim._now)
-        columns["answered"].append(_NAN)
-        columns["outcome"].append(-1)
-        answered = _Answer(sim, columns["answered"], columns["outcome"], row, done).answered
+        row = len(self._attempt_root)
+        self._attempt_root.append(call.root)
+        self._attempt_sent.append(sim._now)
+        self._attempt_answered_at.append(_NAN)
+        self._attempt_outcome.append(-1)
+        answered = partial(self._attempt_answered, row, done)
         if self.network is None:
             self.target.submit(call, answered)
         else:
             sim.schedule(self.network.sample(self._network_stream), self.target.submit, call, answered)
+
+    def _attempt_answered(self, row: int, done, outcome) -> None:
+        self._attempt_answered_at[row] = self.sim._now
+        self._attempt_outcome[row] = outcome
+        done(outcome)
 
     @property
     def in_flight(self) -> Steps:
@@ -89,25 +101,6 @@ class Client:
         return self.calls.arrays()
 
 
-class _Answer:
-    """Logs when and how a logged call or attempt ended, then passes the outcome on."""
-
-    __slots__ = ("sim", "ended", "how", "row", "done")
-
-    def __init__(self, sim, ended, how, row, done):
-        self.sim = sim
-        self.ended = ended
-        self.how = how
-        self.row = row
-        self.done = done
-
-    def answered(self, outcome) -> None:
-        """Record the answer and hand it to whoever is waiting."""
-        self.ended[self.row] = self.sim._now
-        self.how[self.row] = outcome
-        self.done(outcome)
-
-
 def _wrap(client: Client, policy, inner):
     for kind, wrapper in _WRAPPERS:
         if isinstance(policy, kind):
@@ -116,43 +109,37 @@ def _wrap(client: Client, policy, inner):
                      f"AdaptiveThrottle, Hedge, Fallback); got {policy!r}")
 
 
-class _TimedAttempt:
-    """One attempt under a Timeout: the answer or the timer, whichever comes first, ends it."""
+# A Timeout's per-attempt state is a two-item list, [done, timer]: cheaper than an object on
+# the hottest path of the simulator. ``done`` becomes None once the attempt is over.
 
-    __slots__ = ("sim", "done", "timer")
+def _timed_out(state) -> None:
+    done = state[0]
+    if done is not None:
+        state[0] = state[1] = None
+        done(Outcome.TIMEOUT)
 
-    def __init__(self, sim, done):
-        self.sim = sim
-        self.done = done
-        self.timer = None
 
-    def timed_out(self) -> None:
-        """The timer fired first."""
-        done, self.done, self.timer = self.done, None, None
-        if done is not None:
-            done(Outcome.TIMEOUT)
-
-    def answered(self, outcome) -> None:
-        """The answer came first (or late, after the timeout: then it is ignored)."""
-        done, self.done = self.done, None
-        if done is not None:
-            self.sim.cancel(self.timer)
-            self.timer = None
-            done(outcome)
+def _answered_in_time(sim, state, outcome) -> None:
+    done = state[0]
+    if done is not None:  # else the timeout already answered, and this late answer is ignored
+        sim.cancel(state[1])
+        state[0] = state[1] = None
+        done(outcome)
 
 
 def _timeout(client, policy: Timeout, inner):
     sim = client.sim
+    seconds = policy.seconds
 
     def run(call, done):
         now = sim._now
-        deadline = policy.deadline(now, call.deadline)
+        deadline = now + seconds if call.deadline is None else policy.deadline(now, call.deadline)
         if deadline <= now:
             done(Outcome.TIMEOUT)
             return
-        attempt = _TimedAttempt(sim, done)
-        attempt.timer = sim.at(deadline, attempt.timed_out)
-        inner(call.with_deadline(deadline), attempt.answered)
+        state = [done, None]
+        state[1] = sim.at(deadline, _timed_out, state)
+        inner(call.with_deadline(deadline), partial(_answered_in_time, sim, state))
 
     return run
 

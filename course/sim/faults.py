@@ -92,6 +92,13 @@ class FaultSchedule:
                 ok *= 1 - fault.rate
         return 1 - ok
 
+    def constant_error_rate(self) -> float | None:
+        """The error rate if it never changes (one Errors fault covering all time, nothing else), else None."""
+        errors = [f for f in self.faults if isinstance(f, Errors)]
+        if len(errors) == 1 and errors[0].start == 0 and errors[0].end == math.inf:
+            return errors[0].rate
+        return None
+
     def __bool__(self):
         return bool(self.faults)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import bisect
 import math
+from functools import partial
 
 from . import _validate
 from .latency import Exponential, Latency
@@ -47,6 +48,7 @@ class _Load:
         self.name = name
         self.deadline = None if deadline is None else _validate.positive("deadline", deadline)
         self.log = Log(root="i8", start="f8", end="f8", outcome="i1")
+        self._root, self._start, self._end, self._outcome = self.log.columns.values()
         self._ids = _RootIds.of(sim)
 
     def _send(self, on_answer=None) -> None:
@@ -55,37 +57,23 @@ class _Load:
         ids = self._ids
         ids.value += 1  # what ids.next() does, without the call: this runs once per request
         root = ids.value
-        columns = self.log.columns
-        row = len(columns["root"])
-        columns["root"].append(root)
-        columns["start"].append(now)
-        columns["end"].append(_NAN)
-        columns["outcome"].append(-1)
+        row = len(self._root)
+        self._root.append(root)
+        self._start.append(now)
+        self._end.append(_NAN)
+        self._outcome.append(-1)
         deadline = None if self.deadline is None else now + self.deadline
-        self.entry.call(Call(root, deadline), _Answered(self, row, on_answer).answered)
+        self.entry.call(Call(root, deadline), partial(self._answered, row, on_answer))
+
+    def _answered(self, row: int, on_answer, outcome) -> None:
+        self._end[row] = self.sim._now
+        self._outcome[row] = outcome
+        if on_answer is not None:
+            on_answer()
 
     def records(self) -> dict:
         """One row per top-level request: ``root``, ``start``, ``end`` (NaN if unanswered), ``outcome``."""
         return self.log.arrays()
-
-
-class _Answered:
-    """Logs a top-level request's answer (and wakes its user, for closed-loop load)."""
-
-    __slots__ = ("load", "row", "on_answer")
-
-    def __init__(self, load, row, on_answer):
-        self.load = load
-        self.row = row
-        self.on_answer = on_answer
-
-    def answered(self, outcome) -> None:
-        """Record when and how the request ended."""
-        columns = self.load.log.columns
-        columns["end"][self.row] = self.load.sim._now
-        columns["outcome"][self.row] = outcome
-        if self.on_answer is not None:
-            self.on_answer()
 
 
 class OpenLoop(_Load):

@@ -107,6 +107,8 @@ class Service:
         self._may_fail = any(isinstance(f, Errors) for f in self.faults.faults)
         self.calls = list(calls)
         self._work_stream = sim.rng(f"service:{name}:work")
+        self._draw_work = latency.sampler(self._work_stream)
+        self._steady_error_rate = self.faults.constant_error_rate()
         self._fault_stream = sim.rng(f"service:{name}:faults")
         self._route_stream = sim.rng(f"service:{name}:routes")
         self.queue: deque = deque()
@@ -160,10 +162,10 @@ class Service:
         now = sim._now
         self.busy += 1
         self._start_col[job.row] = now
-        duration = self.latency.sample(self._work_stream)
+        duration = self._draw_work()
         if self._may_be_slow:
             duration *= self.faults.slow_factor(now)
-        sim.schedule(duration, self._call_downstream, job)
+        sim.schedule(duration, self._call_downstream if job.route else self._complete, job)
 
     def _call_downstream(self, job: _Job) -> None:
         calls = self.calls
@@ -174,10 +176,16 @@ class Service:
         job.next_dependency = index
         if index < len(calls):
             calls[index].client.call(job.call, job.dependency_answered)
-            return
+        else:
+            self._complete(job)
+
+    def _complete(self, job: _Job) -> None:
+        """Local work and every dependency done: answer OK, unless an error fault strikes."""
         outcome = _OK
         if self._may_fail:
-            rate = self.faults.error_rate(self.sim._now)
+            rate = self._steady_error_rate
+            if rate is None:
+                rate = self.faults.error_rate(self.sim._now)
             if rate and self._fault_stream.random() < rate:
                 outcome = _ERROR
         self._finish(job, outcome)
