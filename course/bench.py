@@ -7,40 +7,49 @@ repeated). The whole run takes a minute or two on two cores.
 
 Engine (``--only engine``)
 --------------------------
-One model, written twice: in ``course.sim`` and directly in SimPy (see
-:func:`run_course_sim` and :func:`run_simpy`). Poisson arrivals at
-``arrival_utilisation * servers / service_mean`` per second for ``requests /
-rate`` simulated seconds (about :attr:`RetryModel.requests` requests); one
-service with ``servers`` workers, an unbounded FIFO queue, exponential service
-times and an error rate (each attempt fails with that probability after its
-work); a client with a per-attempt timeout and up to ``max_attempts``
-attempts with full-jitter backoff, ``uniform(0, min(cap, base * 2**n))``. An
-attempt that times out keeps its worker until its work is done: the server
-does not know that the client gave up. The utilisation the server sees,
-retries included, is about 0.8. The timeout is long enough that the model is
-stable (a short timeout plus work that continues after it tips this model
-into a retry storm it never leaves), so it rarely fires, but each attempt
-still arms and cancels a timer.
+One model, written three times: directly on course.sim's engine
+(:func:`run_course_sim_engine`), with course.sim's full service stack
+(:func:`run_course_sim`), and directly in SimPy (:func:`run_simpy`). Poisson
+arrivals at ``arrival_utilisation * servers / service_mean`` per second for
+``requests / rate`` simulated seconds (about :attr:`RetryModel.requests`
+requests); one service with ``servers`` workers, an unbounded FIFO queue,
+exponential service times and an error rate (each attempt fails with that
+probability after its work); a client with a per-attempt timeout and up to
+``max_attempts`` attempts with full-jitter backoff, ``uniform(0, min(cap,
+base * 2**n))``. An attempt that times out keeps its worker until its work is
+done: the server does not know that the client gave up. The utilisation the
+server sees, retries included, is about 0.8. The timeout is long enough that
+the model is stable (a short timeout plus work that continues after it tips
+this model into a retry storm it never leaves), so it rarely fires, but each
+attempt still arms and cancels a timer.
+
+"Directly on the engine" is the like-for-like comparison with SimPy: each
+version uses its framework's own primitives (SimPy: processes, a Resource,
+``any_of`` timeouts; course.sim: the event heap, cancellable timers, named
+streams and the same Retry/Backoff/Timeout policy objects the stack uses).
+The full stack adds Service, Client pipelines and OpenLoop, and logs every
+request, call and attempt at every hop; its figure shows what that costs.
 
 Every timed run builds the model and runs it to completion, after a
-``gc.collect()``; reading the results afterwards is not timed. The two are
-run alternately, :data:`ROUNDS` times each, round ``i`` with seed ``i``.
+``gc.collect()``; reading the results afterwards is not timed. The three are
+run in turn, :data:`ROUNDS` times each, round ``i`` with seed ``i``, the order
+reversed every other round.
 
 * ``engine_vs_simpy_speedup``: the median over rounds of (SimPy wall time /
-  course.sim wall time) for the same model and seed.
-* ``sim_run_ms``, ``simpy_run_ms``: median wall time of one run.
-* ``engine_requests_per_second``: top-level requests simulated per wall-clock
-  second by course.sim (requests / median wall time).
-* ``engine_10k_requests_with_retries_ms``: median wall time of course.sim on
-  the same model with 10,000 requests.
-* ``sim_mean_latency_ms``, ``simpy_mean_latency_ms``: mean time from a
-  request's arrival to its final answer (retries and backoff included), over
-  all rounds; ``sim_success_rate``, ``simpy_success_rate``: the share of
-  requests answered OK; ``sim_attempts_per_request``,
-  ``simpy_attempts_per_request``: attempts sent per request.
-* ``models_agree``: ``yes`` if the two agree within :data:`AGREEMENT` (mean
-  latency and attempts per request relative, success rate absolute), which
-  is several standard errors of the pooled figures.
+  engine-level course.sim wall time) for the same model and seed.
+* ``stack_vs_simpy_speedup``: the same with the full course.sim stack.
+* ``engine_run_ms``, ``stack_run_ms``, ``simpy_run_ms``: median wall time of one run.
+* ``engine_requests_per_second``, ``stack_requests_per_second``: top-level
+  requests simulated per wall-clock second.
+* ``engine_10k_requests_with_retries_ms``: median wall time of the full stack
+  on the same model with 10,000 requests (the interactive budget).
+* ``<engine|stack|simpy>_mean_latency_ms``: mean time from a request's
+  arrival to its final answer (retries and backoff included), over all
+  rounds; ``..._success_rate``: the share of requests answered OK;
+  ``..._attempts_per_request``: attempts sent per request.
+* ``models_agree``: ``yes`` if both course.sim versions agree with SimPy
+  within :data:`AGREEMENT` (mean latency and attempts per request relative,
+  success rate absolute), which is several standard errors of the pooled figures.
 
 Dashboards (``--only dashboards``)
 ----------------------------------
@@ -163,6 +172,84 @@ def run_course_sim(model: RetryModel, seed: int) -> Run:
                mean_latency=float((requests["end"] - requests["start"]).mean()), wall=wall)
 
 
+def run_course_sim_engine(model: RetryModel, seed: int) -> Run:
+    """The model written directly on course.sim's engine, as :func:`run_simpy` is written directly on SimPy's.
+
+    It uses what course.sim offers at that level: the event heap and its
+    cancellable timers, named random streams, a latency distribution's
+    sampler, and the very :class:`~course.sim.policies.Retry`,
+    :class:`~course.sim.policies.Backoff` and :class:`~course.sim.policies.Timeout`
+    objects the full stack uses. What it leaves out is the stack above the
+    engine (Service, Client pipelines, OpenLoop) and its per-hop logs; that
+    stack is timed separately by :func:`run_course_sim`.
+    """
+    from collections import deque
+
+    from course.sim import Backoff, Exponential, Outcome, Retry, Simulation, Timeout
+
+    gc.collect()
+    started = time.perf_counter()
+    sim = Simulation(seed=seed)
+    retry = Retry(max_attempts=model.max_attempts, backoff=Backoff("full_jitter", model.backoff_base, model.backoff_cap))
+    timeout = Timeout(model.timeout)
+    work = Exponential(model.service_mean).sampler(sim.rng("server:work"))
+    arrivals, faults, jitter = sim.rng("load:arrivals"), sim.rng("server:faults"), sim.rng("client:jitter")
+    waiting: deque = deque()
+    busy = [0]
+    latencies: list[float] = []
+    successes: list[bool] = []
+    attempts = [0]
+
+    def arrive():
+        send([sim.now(), 1, 0.0, None, False])
+        following = sim.now() + arrivals.exponential(1.0 / model.rate)
+        if following < model.until:
+            sim.at(following, arrive)
+
+    def send(request):  # request: [arrived, attempt number, previous delay, timer, answered]
+        attempts[0] += 1
+        request[4] = False
+        request[3] = sim.at(timeout.deadline(sim.now()), timed_out, request)
+        if busy[0] < model.servers:
+            busy[0] += 1
+            sim.schedule(work(), served, request)
+        else:
+            waiting.append(request)
+
+    def served(request):
+        if waiting:
+            sim.schedule(work(), served, waiting.popleft())
+        else:
+            busy[0] -= 1
+        ok = faults.random() >= model.error_rate
+        if not request[4]:
+            request[4] = True
+            sim.cancel(request[3])
+            finished(request, Outcome.OK if ok else Outcome.ERROR)
+
+    def timed_out(request):
+        if not request[4]:
+            request[4] = True
+            finished(request, Outcome.TIMEOUT)
+
+    def finished(request, outcome):
+        delay = None if outcome is Outcome.OK else retry.next_delay(
+            request[1], outcome, request[0], sim.now(), request[2], jitter)
+        if delay is None:
+            latencies.append(sim.now() - request[0])
+            successes.append(outcome is Outcome.OK)
+        else:
+            request[1] += 1
+            request[2] = delay
+            sim.schedule(delay, send, request)
+
+    sim.at(0.0, arrive)
+    sim.run()
+    wall = time.perf_counter() - started
+    return Run(requests=len(latencies), attempts=attempts[0], successes=sum(successes),
+               mean_latency=sum(latencies) / len(latencies), wall=wall)
+
+
 def run_simpy(model: RetryModel, seed: int) -> Run:
     """The same model written directly in SimPy, the way a SimPy user would write it."""
     import simpy
@@ -243,34 +330,35 @@ def models_agree(a: dict, b: dict, tolerance: dict = AGREEMENT) -> bool:
 
 def bench_engine(emit, model: RetryModel = RetryModel()) -> None:
     """Time course.sim against SimPy on :class:`RetryModel`; see the module docstring."""
+    engine_runs: list[Run] = []
     sim_runs: list[Run] = []
     simpy_runs: list[Run] = []
+    runners = ((engine_runs, run_course_sim_engine), (simpy_runs, run_simpy), (sim_runs, run_course_sim))
     for seed in range(ROUNDS):
-        if seed % 2 == 0:
-            sim_runs.append(run_course_sim(model, seed))
-            simpy_runs.append(run_simpy(model, seed))
-        else:
-            simpy_runs.append(run_simpy(model, seed))
-            sim_runs.append(run_course_sim(model, seed))
-    speedup = statistics.median(b.wall / a.wall for a, b in zip(sim_runs, simpy_runs))
+        order = runners if seed % 2 == 0 else runners[::-1]
+        for runs, runner in order:
+            runs.append(runner(model, seed))
+    engine_wall = statistics.median(r.wall for r in engine_runs)
     sim_wall = statistics.median(r.wall for r in sim_runs)
-    emit("engine_vs_simpy_speedup", speedup, ".2f")
-    emit("sim_run_ms", sim_wall * 1000, ".1f")
+    emit("engine_vs_simpy_speedup", statistics.median(b.wall / a.wall for a, b in zip(engine_runs, simpy_runs)), ".2f")
+    emit("stack_vs_simpy_speedup", statistics.median(b.wall / a.wall for a, b in zip(sim_runs, simpy_runs)), ".2f")
+    emit("engine_run_ms", engine_wall * 1000, ".1f")
+    emit("stack_run_ms", sim_wall * 1000, ".1f")
     emit("simpy_run_ms", statistics.median(r.wall for r in simpy_runs) * 1000, ".1f")
-    emit("engine_requests_per_second", statistics.median(r.requests for r in sim_runs) / sim_wall, ".0f")
+    emit("engine_requests_per_second", statistics.median(r.requests for r in engine_runs) / engine_wall, ".0f")
+    emit("stack_requests_per_second", statistics.median(r.requests for r in sim_runs) / sim_wall, ".0f")
 
     small = replace(model, requests=10_000)
     walls = [run_course_sim(small, 100 + i).wall for i in range(RUNS_10K)]
     emit("engine_10k_requests_with_retries_ms", statistics.median(walls) * 1000, ".1f")
 
-    ours, theirs = pooled(sim_runs), pooled(simpy_runs)
-    emit("sim_mean_latency_ms", ours["mean_latency"] * 1000, ".2f")
-    emit("simpy_mean_latency_ms", theirs["mean_latency"] * 1000, ".2f")
-    emit("sim_success_rate", ours["success_rate"], ".4f")
-    emit("simpy_success_rate", theirs["success_rate"], ".4f")
-    emit("sim_attempts_per_request", ours["attempts_per_request"], ".4f")
-    emit("simpy_attempts_per_request", theirs["attempts_per_request"], ".4f")
-    emit("models_agree", "yes" if models_agree(ours, theirs) else "no")
+    figures = {"engine": pooled(engine_runs), "stack": pooled(sim_runs), "simpy": pooled(simpy_runs)}
+    for label, pool in figures.items():
+        emit(f"{label}_mean_latency_ms", pool["mean_latency"] * 1000, ".2f")
+        emit(f"{label}_success_rate", pool["success_rate"], ".4f")
+        emit(f"{label}_attempts_per_request", pool["attempts_per_request"], ".4f")
+    agree = models_agree(figures["engine"], figures["simpy"]) and models_agree(figures["stack"], figures["simpy"])
+    emit("models_agree", "yes" if agree else "no")
 
 
 def bench_dashboards(emit) -> None:

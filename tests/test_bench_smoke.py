@@ -1,4 +1,4 @@
-"""The benchmark's two versions of its model, course.sim and SimPy, behave alike (a behaviour test, not a timing).
+"""The benchmark's versions of its model (course.sim's engine, its full stack, and SimPy) behave alike (a behaviour test, not a timing).
 
 ``course.bench`` times the same model written in course.sim and in SimPy; the
 speed-up it reports means something only if the two are the same model. These
@@ -19,8 +19,11 @@ pytest.importorskip("simpy")
 SEEDS = range(4)
 
 
-def _pooled_runs(model):
-    ours = [bench.run_course_sim(model, seed) for seed in SEEDS]
+RUNNERS = [bench.run_course_sim, bench.run_course_sim_engine]
+
+
+def _pooled_runs(model, runner):
+    ours = [runner(model, seed) for seed in SEEDS]
     theirs = [bench.run_simpy(model, seed) for seed in SEEDS]
     for run in ours + theirs:
         assert run.requests > 0.8 * model.requests
@@ -31,8 +34,9 @@ def _pooled_runs(model):
     return bench.pooled(ours), bench.pooled(theirs)
 
 
-def test_the_benchmark_model_completes_and_agrees_at_a_tiny_size():
-    ours, theirs = _pooled_runs(replace(bench.RetryModel(), requests=500))
+@pytest.mark.parametrize("runner", RUNNERS)
+def test_the_benchmark_model_completes_and_agrees_at_a_tiny_size(runner):
+    ours, theirs = _pooled_runs(replace(bench.RetryModel(), requests=500), runner)
     assert ours["success_rate"] > 0.98
     assert ours["success_rate"] == pytest.approx(theirs["success_rate"], abs=0.01)
     assert ours["attempts_per_request"] == pytest.approx(theirs["attempts_per_request"], rel=0.05)
@@ -40,11 +44,12 @@ def test_the_benchmark_model_completes_and_agrees_at_a_tiny_size():
     assert ours["mean_latency"] == pytest.approx(theirs["mean_latency"], rel=0.3)
 
 
-def test_the_two_models_agree_when_timeouts_fire_often():
+@pytest.mark.parametrize("runner", RUNNERS)
+def test_the_models_agree_when_timeouts_fire_often(runner):
     # A light load and a timeout of 1.5 mean service times: about a fifth of attempts time
     # out (their work goes on), a tenth fail, and some requests run out of attempts.
     model = replace(bench.RetryModel(), requests=500, arrival_utilisation=0.1, timeout=0.015)
-    ours, theirs = _pooled_runs(model)
+    ours, theirs = _pooled_runs(model, runner)
     assert 0.9 < ours["success_rate"] < 0.995
     assert ours["success_rate"] == pytest.approx(theirs["success_rate"], abs=0.03)
     assert ours["attempts_per_request"] == pytest.approx(theirs["attempts_per_request"], rel=0.08)
