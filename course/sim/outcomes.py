@@ -9,7 +9,10 @@ class Outcome(IntEnum):
     """The result of one attempt or one request.
 
     ``ERROR`` is a retryable server error (think HTTP 500/503); ``FATAL`` is an
-    error that retrying cannot fix (think HTTP 400). The last four are
+    error that retrying cannot fix (think HTTP 400). ``NO_RETRY`` is the Google
+    SRE book's "overloaded; don't retry": a service whose own retries of a
+    dependency ran out says so, so that only the layer directly above the
+    failure retries. The last four are
     rejections made on the client side, before anything reached the server.
     """
 
@@ -22,6 +25,7 @@ class Outcome(IntEnum):
     BULKHEAD_FULL = 6
     THROTTLED = 7
     FALLBACK = 8  # the caller was served a fallback answer instead
+    NO_RETRY = 9  # failed, and the layer below already retried: callers should not retry again
 
     @property
     def is_success(self) -> bool:

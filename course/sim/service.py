@@ -36,17 +36,23 @@ class Call:
 
 
 class Dependency:
-    """A downstream call that a service makes, with probability ``probability``, while holding its worker."""
+    """A downstream call that a service makes, with probability ``probability``, while holding its worker.
 
-    def __init__(self, client, probability: float = 1.0):
+    ``fanout`` sends that many calls at once (a scatter-gather, as a search
+    front end asks every index shard) and waits for all of them: the slowest
+    one decides. Any failure among them fails the step.
+    """
+
+    def __init__(self, client, probability: float = 1.0, fanout: int = 1):
         self.client = client
         self.probability = _validate.probability("probability", probability)
+        self.fanout = _validate.integer_at_least("fanout", fanout, 1)
 
 
 class _Job:
     """One call inside a service: where it is logged, who waits for it, which dependencies it still has to call."""
 
-    __slots__ = ("service", "call", "on_done", "row", "arrived", "route", "next_dependency")
+    __slots__ = ("service", "call", "on_done", "row", "arrived", "route", "next_dependency", "outstanding", "failed")
 
     def __init__(self, service, call, on_done, row, arrived, route):
         self.service = service
@@ -56,6 +62,8 @@ class _Job:
         self.arrived = arrived
         self.route = route
         self.next_dependency = 0
+        self.outstanding = 0
+        self.failed = False
 
     def dependency_answered(self, outcome) -> None:
         """A downstream call is over: go on to the next one, or fail this call."""
@@ -63,7 +71,19 @@ class _Job:
             self.next_dependency += 1
             self.service._call_downstream(self)
         else:
-            self.service._finish(self, _ERROR)
+            self.service._finish(self, self.service.dependency_failure)
+
+    def fanout_answered(self, outcome) -> None:
+        """One of a fan-out's calls is over; the step ends when the last one is."""
+        self.outstanding -= 1
+        if not outcome.is_success:
+            self.failed = True
+        if self.outstanding == 0:
+            if self.failed:
+                self.service._finish(self, self.service.dependency_failure)
+            else:
+                self.next_dependency += 1
+                self.service._call_downstream(self)
 
 
 class Service:
@@ -83,14 +103,16 @@ class Service:
         when it reaches the front: nobody is waiting for its answer any more.
 
     ``calls`` lists :class:`Dependency` objects. A downstream failure makes the
-    call fail with ``ERROR``. Every call is logged in :attr:`log` (see
+    call fail with ``dependency_failure``: ``ERROR`` (callers may retry) or
+    ``NO_RETRY`` (the SRE book's advice: only the layer directly above a
+    failure retries it). Every call is logged in :attr:`log` (see
     :meth:`records`); :attr:`busy_series` and :attr:`queue_series` rebuild
     busy workers and queue length from that log as step functions.
     """
 
     def __init__(self, sim, name: str, workers: int, latency: Latency, *, queue_limit: int | None = None,
                  max_queue_wait: float | None = None, drop_expired: bool = False,
-                 faults: FaultSchedule | None = None, calls=()):
+                 faults: FaultSchedule | None = None, calls=(), dependency_failure: Outcome = Outcome.ERROR):
         self.sim = sim
         self.name = name
         self.workers = _validate.integer_at_least("workers", workers, 1)
@@ -106,6 +128,9 @@ class Service:
         self._may_be_slow = any(isinstance(f, Slow) for f in self.faults.faults)
         self._may_fail = any(isinstance(f, Errors) for f in self.faults.faults)
         self.calls = list(calls)
+        if dependency_failure not in (Outcome.ERROR, Outcome.NO_RETRY):
+            raise ValueError(f"dependency_failure must be Outcome.ERROR or Outcome.NO_RETRY, got {dependency_failure!r}")
+        self.dependency_failure = Outcome(dependency_failure)
         self._work_stream = sim.rng(f"service:{name}:work")
         self._draw_work = latency.sampler(self._work_stream)
         self._steady_error_rate = self.faults.constant_error_rate()
@@ -175,7 +200,14 @@ class Service:
             index += 1
         job.next_dependency = index
         if index < len(calls):
-            calls[index].client.call(job.call, job.dependency_answered)
+            dependency = calls[index]
+            if dependency.fanout == 1:
+                dependency.client.call(job.call, job.dependency_answered)
+            else:
+                job.outstanding = dependency.fanout
+                job.failed = False
+                for _ in range(dependency.fanout):
+                    dependency.client.call(job.call, job.fanout_answered)
         else:
             self._complete(job)
 

@@ -179,3 +179,42 @@ def test_engine_runs_in_time_order_and_cancels():
 def test_invalid_parameters_name_the_parameter(build, name):
     with pytest.raises(ValueError, match=name):
         build(Simulation())
+
+
+def test_fanout_waits_for_the_slowest_of_its_parallel_calls():
+    sim = Simulation()
+    leaf = Service(sim, "leaf", 10, Constant(0.1), faults=FaultSchedule(Slow(0.5, 0.6, factor=5)))
+    root = Service(sim, "root", 1, Constant(0.0), calls=[Dependency(Client(sim, leaf), fanout=4)])
+    seen = []
+    sim.at(0.0, root.submit, Call(0), lambda o: seen.append((o, sim.now())))
+    sim.run()
+    assert seen == [(Outcome.OK, pytest.approx(0.1))]
+    assert len(leaf.records()["root"]) == 4 and np.all(leaf.records()["arrival"] == 0.0)
+
+
+def test_fanout_fails_when_any_call_fails_but_only_after_all_answer():
+    sim = Simulation(seed=1)
+    leaf = Service(sim, "leaf", 100, Exponential(0.01), faults=FaultSchedule(Errors(0.5)))
+    root = Service(sim, "root", 10, Constant(0.0), calls=[Dependency(Client(sim, leaf), fanout=10)])
+    OpenLoop(sim, Direct(root), rate=20, until=10)
+    sim.run()
+    r, leaves = root.records(), leaf.records()
+    assert np.all(r["outcome"] == Outcome.ERROR)  # 1 - 0.5**10: all but surely one of ten fails
+    for root_id, end in zip(r["root"], r["end"]):
+        assert end == pytest.approx(leaves["end"][leaves["root"] == root_id].max())
+
+
+def test_a_service_can_tell_callers_not_to_retry_what_it_already_retried():
+    from course.sim import Backoff, Retry
+    sim = Simulation()
+    bottom = Service(sim, "bottom", 10, Constant(0.01), faults=FaultSchedule(Errors(1.0)))
+    middle = Service(sim, "middle", 10, Constant(0.0), dependency_failure=Outcome.NO_RETRY,
+                     calls=[Dependency(Client(sim, bottom, [Retry(3, Backoff("none"))]))])
+    top = Client(sim, middle, [Retry(3, Backoff("none"))])
+    outcomes = []
+    sim.at(0.0, top.call, Call(0), outcomes.append)
+    sim.run()
+    assert outcomes == [Outcome.NO_RETRY]
+    assert len(bottom.records()["root"]) == 3  # not 9: the top did not retry
+    with pytest.raises(ValueError, match="dependency_failure"):
+        Service(sim, "x", 1, Constant(0.1), dependency_failure=Outcome.TIMEOUT)

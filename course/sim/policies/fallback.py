@@ -8,7 +8,7 @@ from .retry import _outcomes
 
 #: What a fallback replaces by default. Not FATAL: that is a caller or
 #: programming error, and hiding it behind a default answer hides the bug.
-DEFAULT_HANDLES = frozenset({Outcome.ERROR, Outcome.TIMEOUT, Outcome.REJECTED,
+DEFAULT_HANDLES = frozenset({Outcome.ERROR, Outcome.TIMEOUT, Outcome.REJECTED, Outcome.NO_RETRY,
                              Outcome.BREAKER_OPEN, Outcome.BULKHEAD_FULL, Outcome.THROTTLED})
 
 
