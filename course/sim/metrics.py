@@ -6,6 +6,7 @@ import numpy as np
 
 from . import _validate
 from .outcomes import Outcome
+from .records import Steps
 
 
 def window_edges(until: float, width: float, start: float = 0.0) -> np.ndarray:
@@ -123,18 +124,12 @@ def windowed(requests: dict, edges, attempts: dict | None = None, *, start="star
     outcome = np.asarray(requests["outcome"])
     good = (outcome == int(Outcome.OK)) | (outcome == int(Outcome.FALLBACK))
     quantiles = windowed_quantiles(begun, ended - begun, edges, (0.5, 0.99, 0.999))
-    # In flight: +1 at each start, -1 at each answer; a step function.
-    finite_end = ended[np.isfinite(ended)]
-    times = np.concatenate((begun, finite_end))
-    steps = np.concatenate((np.ones(begun.size), -np.ones(finite_end.size)))
-    order = np.argsort(times, kind="stable")
-    step_times = np.concatenate(([edges[0]], times[order]))
-    step_values = np.concatenate(([0.0], np.cumsum(steps[order])))
+    in_flight = Steps.from_intervals(begun, ended, start=edges[0])
     result = {
         "throughput": windowed_rate(ended, edges),
         "goodput": windowed_rate(ended, edges, good),
         "p50": quantiles[0], "p99": quantiles[1], "p999": quantiles[2],
-        "in_flight": windowed_mean_of_steps(step_times, step_values, edges),
+        "in_flight": windowed_mean_of_steps(*in_flight.arrays(), edges),
     }
     if attempts is not None:
         started = windowed_rate(begun, edges)
