@@ -47,14 +47,19 @@ the line between stable and vulnerable.
 
 from __future__ import annotations
 
+import math
+from collections import deque
 from dataclasses import dataclass
 from functools import lru_cache
+from heapq import heappop, heappush
 
 import numpy as np
 
 from course.sim import (Backoff, Client, Constant, Down, FaultSchedule, OpenLoop, Outcome, RateSchedule, Retry,
                         RetryBudget, Service, Simulation, Slow, Timeout, _validate)
 from course.sim import metrics
+from course.sim.records import Steps
+from course.sim.service import REFUSE_DELAY
 
 #: The database: 60 workers × (1 / 0.2 s) = 300 queries a second, a queue of 2 s of work.
 WORKERS = 60
@@ -116,10 +121,7 @@ def _first_recovery(edges, offered, goodput, since: float) -> float:
     return float("nan")
 
 
-def simulate(rate: float = 280.0, outage_s: float = 10.0, outage_kind: str = "stall", policy: str = "retry_once",
-             load_after: float = 1.0, drop_expired: bool = False, seed: int = 1, duration: float = DURATION,
-             outage_start: float = OUTAGE_START, change_at: float = CHANGE_AT) -> MetastableResult:
-    """Run the app and its database once; see the module docstring for the system."""
+def _check(rate, outage_s, outage_kind, policy, load_after, duration, outage_start, change_at) -> None:
     _validate.positive("rate", rate)
     _validate.non_negative("outage_s", outage_s)
     _validate.one_of("outage_kind", outage_kind, OUTAGE_KINDS)
@@ -128,6 +130,63 @@ def simulate(rate: float = 280.0, outage_s: float = 10.0, outage_kind: str = "st
     _validate.positive("duration", duration)
     _validate.non_negative("outage_start", outage_start)
     _validate.positive("change_at", change_at)
+
+
+def _result(req_start, req_end, req_ok, sent, for_nobody, db_queue: Steps, duration, outage_start, outage_end,
+            change_at) -> MetastableResult:
+    """The plotted series and the summary from a run's raw times.
+
+    ``req_start``/``req_end``/``req_ok``: each top-level request's start, end (NaN if unanswered) and whether it
+    was answered OK; ``sent``: when each attempt left the app; ``for_nobody``: when the database finished each
+    query whose caller had already given up; ``db_queue``: the database's queue length over time.
+    """
+    edges = metrics.window_edges(duration, WINDOW)
+    series = dict(offered=_rates(edges, req_start), attempts=_rates(edges, sent),
+                  goodput=_rates(edges, req_end, req_ok), wasted=_rates(edges, for_nobody))
+    db_queue = metrics.windowed_mean_of_steps(*db_queue.arrays(), edges)
+
+    # Summary figures over SUMMARY_WINDOW-second windows (1 s windows are too noisy to judge 90%).
+    coarse = metrics.window_edges(duration, SUMMARY_WINDOW)
+    c_offered = _rates(coarse, req_start)
+    c_attempts = _rates(coarse, sent)
+    c_goodput = _rates(coarse, req_end, req_ok)
+    after_end = change_at if change_at is not None else duration
+    stuck = (coarse[:-1] >= outage_end - 1e-9) & (coarse[1:] <= after_end + 1e-9)
+    settled = (req_start >= 1.0) & (req_end < outage_start)  # answered before the trigger
+    recovered_at = _first_recovery(coarse, c_offered, c_goodput, outage_end)
+    nan = float("nan")
+    c_wasted = _rates(coarse, for_nobody)
+    summary = {
+        "outage_end": outage_end,
+        # The share of requests answered OK among those started (after a 1 s warm-up) and answered before it.
+        "healthy_success": float(req_ok[settled].mean()) if settled.any() else nan,
+        # Between the end of the outage and the load change (or the end of the run):
+        "after_attempts_ratio": float(c_attempts[stuck].sum() / c_offered[stuck].sum()) if stuck.any() else nan,
+        "after_goodput_ratio": float(c_goodput[stuck].sum() / c_offered[stuck].sum()) if stuck.any() else nan,
+        "after_wasted_per_s": float(c_wasted[stuck].mean()) if stuck.any() else nan,
+        "recovered_at": recovered_at,
+        "recovery_s": recovered_at - outage_end,
+        "window_starts": coarse[:-1], "window_offered": c_offered, "window_attempts": c_attempts,
+        "window_goodput": c_goodput,
+        "attempts_per_request": len(sent) / max(1, len(req_start)),
+    }
+    return MetastableResult(t=metrics.window_centres(edges), db_queue=db_queue, outage=(outage_start, outage_end),
+                            change_at=change_at, summary=summary, **series)
+
+
+def simulate_stack(rate: float = 280.0, outage_s: float = 10.0, outage_kind: str = "stall",
+                   policy: str = "retry_once", load_after: float = 1.0, drop_expired: bool = False, seed: int = 1,
+                   duration: float = DURATION, outage_start: float = OUTAGE_START,
+                   change_at: float = CHANGE_AT) -> MetastableResult:
+    """The system built from course.sim's parts: ``OpenLoop`` → ``Client([Retry, Timeout])`` → ``Service``.
+
+    This is the model as the lesson describes it, assembled from the same
+    parts as every other model in the course. :func:`simulate` runs the very
+    same system written at the engine's level, about ten times faster, which
+    the dashboard needs; the two are checked against each other in
+    ``tests/models/test_metastable_equivalence.py``.
+    """
+    _check(rate, outage_s, outage_kind, policy, load_after, duration, outage_start, change_at)
     sim = Simulation(seed=seed)
     outage_end = outage_start + outage_s
     faults = None
@@ -151,38 +210,234 @@ def simulate(rate: float = 280.0, outage_s: float = 10.0, outage_kind: str = "st
     ok = requests["outcome"] == int(Outcome.OK)
     finished = queries["outcome"] == int(Outcome.OK)
     for_nobody = finished & (queries["end"] - queries["arrival"] > TIMEOUT)
-    edges = metrics.window_edges(duration, WINDOW)
-    series = dict(offered=_rates(edges, requests["start"]), attempts=_rates(edges, sent["sent"]),
-                  goodput=_rates(edges, requests["end"], ok), wasted=_rates(edges, queries["end"], for_nobody))
-    db_queue = metrics.windowed_mean_of_steps(*db.queue_series.arrays(), edges)
+    return _result(requests["start"], requests["end"], ok, sent["sent"], queries["end"][for_nobody],
+                   db.queue_series, duration, outage_start, outage_end, change_at if changed else None)
 
-    # Summary figures over SUMMARY_WINDOW-second windows (1 s windows are too noisy to judge 90%).
-    coarse = metrics.window_edges(duration, SUMMARY_WINDOW)
-    c_offered = _rates(coarse, requests["start"])
-    c_attempts = _rates(coarse, sent["sent"])
-    c_goodput = _rates(coarse, requests["end"], ok)
-    after_end = change_at if changed else duration
-    stuck = (coarse[:-1] >= outage_end - 1e-9) & (coarse[1:] <= after_end + 1e-9)
-    settled = (requests["start"] >= 1.0) & (requests["end"] < outage_start)  # answered before the trigger
-    recovered_at = _first_recovery(coarse, c_offered, c_goodput, outage_end)
-    nan = float("nan")
-    c_wasted = _rates(coarse, queries["end"], for_nobody)
-    summary = {
-        "outage_end": outage_end,
-        # The share of requests answered OK among those started (after a 1 s warm-up) and answered before it.
-        "healthy_success": float(ok[settled].mean()) if settled.any() else nan,
-        # Between the end of the outage and the load change (or the end of the run):
-        "after_attempts_ratio": float(c_attempts[stuck].sum() / c_offered[stuck].sum()) if stuck.any() else nan,
-        "after_goodput_ratio": float(c_goodput[stuck].sum() / c_offered[stuck].sum()) if stuck.any() else nan,
-        "after_wasted_per_s": float(c_wasted[stuck].mean()) if stuck.any() else nan,
-        "recovered_at": recovered_at,
-        "recovery_s": recovered_at - outage_end,
-        "window_starts": coarse[:-1], "window_offered": c_offered, "window_attempts": c_attempts,
-        "window_goodput": c_goodput,
-        "attempts_per_request": len(sent["sent"]) / max(1, len(requests["start"])),
-    }
-    return MetastableResult(t=metrics.window_centres(edges), db_queue=db_queue, outage=(outage_start, outage_end),
-                            change_at=change_at if changed else None, summary=summary, **series)
+
+def _arrival_times(sim: Simulation, schedule, until: float) -> list:
+    """The top-level arrival times, drawn exactly as :class:`~course.sim.OpenLoop` draws them (same stream, same thinning)."""
+    if not isinstance(schedule, RateSchedule):
+        schedule = RateSchedule([(0.0, schedule)])
+    stream = sim.rng("load:load:arrivals")  # OpenLoop's stream for its default name, "load"
+    exponential, uniform = stream.exponential, stream.random
+    peak = schedule.peak
+    mean = 1.0 / peak
+    constant = len(schedule.rates) == 1
+    rate_at = schedule.rate
+    times = []
+    t = 0.0
+    while True:
+        t += exponential(mean)
+        if constant:
+            rate = schedule.rates[0]
+            while t < until and uniform() * peak >= rate:
+                t += exponential(mean)
+        else:
+            while t < until and uniform() * peak >= rate_at(t):
+                t += exponential(mean)
+        if not t < until:
+            return times
+        times.append(t)
+
+
+class _Clock:
+    """The run's clock for the retry budget: the time of the decision being made."""
+
+    __slots__ = ("t",)
+
+    def __init__(self):
+        self.t = 0.0
+
+    def now(self) -> float:
+        return self.t
+
+
+def simulate(rate: float = 280.0, outage_s: float = 10.0, outage_kind: str = "stall", policy: str = "retry_once",
+             load_after: float = 1.0, drop_expired: bool = False, seed: int = 1, duration: float = DURATION,
+             outage_start: float = OUTAGE_START, change_at: float = CHANGE_AT) -> MetastableResult:
+    """Run the app and its database once; see the module docstring for the system.
+
+    This is :func:`simulate_stack`'s system (``Service``, ``Client([Retry,
+    Timeout])``, ``OpenLoop``) written directly at the engine's level, about
+    ten times cheaper, the way :func:`course.bench.run_course_sim_engine`
+    writes its model: the same named random stream for the arrivals, the very
+    :class:`~course.sim.Retry`, :class:`~course.sim.RetryBudget` and
+    :class:`~course.sim.Timeout` objects, and a clock that moves from one
+    moment that matters to the next. It records only what the plots and the
+    summary read.
+
+    What makes it cheap, and why it is exact rather than an approximation:
+
+    * **The database needs no events of its own.** A query's length is known
+      the moment it starts (0.2 s, or the stall's length if it starts in the
+      stall), its queue is FIFO, and its answer changes nothing but records
+      (an OK cancels a timer; a late answer is ignored). So the database is
+      brought up to date lazily, whenever the app is about to look at it:
+      every worker that has come free by then takes the next query in the
+      queue at the moment it came free, as the Service would have.
+    * **Timeouts come in the order attempts were sent.** Every attempt that
+      reaches the database has the same 1 s timeout, so its deadlines form a
+      FIFO queue; likewise the refused attempts' answers 1 ms later. The
+      "event heap" is then three sorted queues (arrivals, deadlines, refusals)
+      and the next event is the smallest of their heads.
+    * At a deadline, the attempt has been answered OK if it started and ended
+      before the deadline; otherwise it timed out, and the retry policy
+      decides, at that moment, whether to retry.
+
+    ``tests/models/test_metastable_equivalence.py`` checks it against
+    :func:`simulate_stack`.
+    """
+    _check(rate, outage_s, outage_kind, policy, load_after, duration, outage_start, change_at)
+    sim = Simulation(seed=seed)  # its named streams; the clock is this function's own loop
+    outage_end = outage_start + outage_s
+    stall = refuse = False
+    slow_duration = SERVICE
+    if outage_s > 0:
+        if outage_kind == "stall":
+            stall = True
+            slow_duration = SERVICE * max(1.0, outage_s / SERVICE)  # Service: latency draw × Slow's factor
+        else:
+            refuse = True
+    changed = load_after != 1.0 and change_at < duration
+    schedule = RateSchedule([(0.0, rate), (change_at, rate * load_after)]) if changed else rate
+    arrivals = _arrival_times(sim, schedule, duration)
+
+    max_attempts, ratio = POLICIES[policy]
+    clock = _Clock()
+    budget = None if ratio is None else RetryBudget(clock, ratio=ratio, window=BUDGET_WINDOW)
+    retry = Retry(max_attempts, Backoff("none"), budget=budget)
+    next_delay = retry.next_delay
+    timeout = Timeout(TIMEOUT)
+    jitter = sim.rng("client:app-to-db:jitter")  # the Client's stream for retry sleeps (unused by "none")
+    TIMEOUT_, ERROR, REJECTED = Outcome.TIMEOUT, Outcome.ERROR, Outcome.REJECTED
+
+    inf = math.inf
+    n_requests = len(arrivals)
+    req_end = [math.nan] * n_requests
+    req_ok = [False] * n_requests
+    sent: list = []                      # when each attempt left the app
+    q_arrival: list = []                 # per query the database accepted (not refused, not rejected)
+    q_start: list = []                   # when it took a worker (inf: not yet)
+    q_end: list = []                     # when it finished or was shed (inf: not yet)
+    queue: deque = deque()               # waiting queries, by index
+    running: list = []                   # end times of the queries holding a worker (a heap)
+    deadlines: deque = deque()           # [deadline, request, attempt number, query] in sending order
+    refusals: deque = deque()            # [answer time, request, attempt number] in sending order
+    shed: list = []                      # queries dropped from the queue after their deadline (drop_expired)
+    workers, queue_limit = WORKERS, QUEUE_LIMIT
+
+    def advance(now):
+        """Bring the database up to ``now``: each worker freed by then takes the queue's next query."""
+        while running and running[0] <= now:
+            free = heappop(running)
+            while queue:
+                q = queue.popleft()
+                if drop_expired and q_arrival[q] + TIMEOUT <= free:  # its deadline (Timeout.deadline) has passed
+                    q_end[q] = free
+                    shed.append(q)
+                    continue
+                q_start[q] = free
+                end = free + (slow_duration if stall and outage_start <= free < outage_end else SERVICE)
+                q_end[q] = end
+                heappush(running, end)
+                break
+
+    sent_append, deadline_of = sent.append, timeout.deadline
+    i = 0
+    next_arrival = arrivals[0] if arrivals else inf
+    while True:
+        # The next event: an arrival, an attempt's deadline or a refusal's answer, whichever comes first.
+        d = deadlines[0][0] if deadlines else inf
+        r = refusals[0][0] if refusals else inf
+        if next_arrival <= d and next_arrival <= r:
+            now = next_arrival
+            if now > duration:
+                break
+            request, number = i, 1
+            if budget is not None:
+                clock.t = now
+                budget.record_request()
+            i += 1
+            next_arrival = arrivals[i] if i < n_requests else inf
+        else:
+            if d <= r:
+                now = d
+                if now > duration:
+                    break
+                _, request, number, q = deadlines.popleft()
+                if running and running[0] <= now:
+                    advance(now)
+                end = q_end[q]
+                if end < now and q_start[q] <= end:  # started and finished in time (not shed): answered OK
+                    req_end[request] = end
+                    req_ok[request] = True
+                    continue
+                outcome = TIMEOUT_
+            else:
+                now = r
+                if now > duration:
+                    break
+                _, request, number = refusals.popleft()
+                outcome = ERROR
+            clock.t = now
+            delay = next_delay(number, outcome, arrivals[request], now, 0.0, jitter)
+            if delay is None:
+                req_end[request] = now
+                continue
+            now += delay
+            number += 1
+        # Attempt ``number`` of ``request`` leaves the app at ``now``.
+        while True:
+            sent_append(now)
+            if refuse and outage_start <= now < outage_end:
+                refusals.append((now + REFUSE_DELAY, request, number))
+                break
+            if running and running[0] <= now:
+                advance(now)
+            if len(running) < workers:
+                q = len(q_arrival)
+                q_arrival.append(now)
+                q_start.append(now)
+                end = now + (slow_duration if stall and outage_start <= now < outage_end else SERVICE)
+                q_end.append(end)
+                heappush(running, end)
+            elif len(queue) >= queue_limit:  # rejected at once: the retry policy decides now
+                clock.t = now
+                delay = next_delay(number, REJECTED, arrivals[request], now, 0.0, jitter)
+                if delay is None:
+                    req_end[request] = now
+                    break
+                now += delay
+                number += 1
+                continue
+            else:
+                q = len(q_arrival)
+                q_arrival.append(now)
+                q_start.append(inf)
+                q_end.append(inf)
+                queue.append(q)
+            deadlines.append((deadline_of(now), request, number, q))
+            break
+    advance(duration)
+    for _, request, number, q in deadlines:  # still waiting for their deadline: answered OK before the end?
+        if q_end[q] <= duration and q_start[q] <= q_end[q]:
+            req_end[request] = q_end[q]
+            req_ok[request] = True
+
+    q_arrival = np.array(q_arrival, dtype=float)
+    q_start = np.array(q_start, dtype=float)
+    q_end = np.array(q_end, dtype=float)
+    shed_mask = np.zeros(len(q_arrival), dtype=bool)
+    shed_mask[shed] = True
+    done = (q_end <= duration) & ~shed_mask
+    for_nobody = q_end[done & (q_end - q_arrival > TIMEOUT)]
+    waited = q_start > q_arrival  # queued (immediate starts wait for no time)
+    left = np.where(shed_mask, q_end, q_start)[waited]
+    left[left > duration] = np.nan  # still waiting when the run ends
+    return _result(np.asarray(arrivals), np.array(req_end, dtype=float),
+                   np.array(req_ok, dtype=bool), np.array(sent, dtype=float), for_nobody,
+                   Steps.from_intervals(q_arrival[waited], left, 0.0), duration, outage_start, outage_end,
+                   change_at if changed else None)
 
 
 @lru_cache(maxsize=64)
