@@ -82,13 +82,17 @@ learner and an instructor run it. A scratch nbgrader course gets
 full marks, and every fourth one the blank student version) and ``nbgrader
 generate_assignment``; two copies of it are graded in the same run, one with
 ``cohort grade --workers 1`` and one with ``--workers 2`` (autograde,
-feedback, export and report: the whole command).
+feedback, export and report: the whole command), alternately,
+:data:`GRADING_ROUNDS` times each; the fastest run of each counts (other
+load on the machine only ever slows a run down).
 
 * ``check_seconds``: wall time of ``python -m autograder check`` on the
   reference solution (nbgrader start-up, a kernel, every test, feedback).
 * ``autograde_seconds_per_submission``: the one-worker ``cohort grade`` wall
   time divided by the number of submissions.
 * ``cohort_1_worker_seconds``, ``cohort_2_workers_seconds``: the two wall times.
+  Every run starts its own processes: nbgrader's import and kernel start-up
+  are in every figure.
 * ``cohort_parallel_speedup``: one-worker time / two-worker time.
 
 Bars
@@ -131,6 +135,8 @@ MAX_SIM_SHARE = 0.3
 MIN_PARALLEL_SPEEDUP = 1.5
 #: Submissions in each ``cohort grade`` run of the grading part (8 or more).
 GRADING_SUBMISSIONS = 10
+#: ``cohort grade`` runs with each number of workers, alternating; the fastest of each counts.
+GRADING_ROUNDS = 2
 
 COURSE_DIR = Path(__file__).resolve().parent
 
@@ -500,8 +506,11 @@ def bench_grading(emit, assignment: str = "resilience") -> None:
         learner.mkdir()
         shutil.copyfile(one / "source" / assignment / f"{assignment}.ipynb", learner / f"{assignment}.ipynb")
         emit("check_seconds", autograder("check", f"{assignment}.ipynb", cwd=learner), ".2f")
-        serial = autograder("cohort", "grade", str(one), "--workers", "1", "--no-progress", cwd=tmp)
-        parallel = autograder("cohort", "grade", str(two), "--workers", "2", "--no-progress", cwd=tmp)
+        serials, parallels = [], []
+        for _ in range(GRADING_ROUNDS):  # regrading from scratch each time (cohort grade regrades everything)
+            serials.append(autograder("cohort", "grade", str(one), "--workers", "1", "--no-progress", cwd=tmp))
+            parallels.append(autograder("cohort", "grade", str(two), "--workers", "2", "--no-progress", cwd=tmp))
+    serial, parallel = min(serials), min(parallels)
     emit("autograde_seconds_per_submission", serial / GRADING_SUBMISSIONS, ".2f")
     emit("cohort_1_worker_seconds", serial, ".1f")
     emit("cohort_2_workers_seconds", parallel, ".1f")

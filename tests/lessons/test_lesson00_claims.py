@@ -117,8 +117,11 @@ def test_map_marks_exactly_the_existing_lessons_available():
                 assert (COURSE / link).exists()
 
 
-def test_autograder_is_honestly_coming_soon():
+def test_assignment_commands_shown_are_the_real_ones():
     text = _lesson00_markdown()
-    assert "python -m autograder check" in text
-    sentence = text[text.index("Graded assignments"):].split("\n\n")[0]
-    assert "coming soon" in sentence.lower()
+    assert "python -m autograder fetch resilience" in text
+    assert "python -m autograder check my-work/resilience/resilience.ipynb" in text
+    from autograder.assignments import find_assignment
+    find_assignment("resilience")  # raises if the assignment the start page names does not exist
+    later = text[text.index("consistency"):].split("\n\n")[0]
+    assert "coming soon" in later.lower()

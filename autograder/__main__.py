@@ -1,0 +1,111 @@
+"""Command line: ``python -m autograder {fetch,check,cohort grade} ...`` (``--help`` on each).
+
+Exit status: 0 when the command did its job (``check`` exits 0 whenever it
+could grade, even at 0 points); 2 with a one-paragraph message on stderr when
+it could not (a missing or broken notebook, an unknown assignment, nbgrader
+failing, a refusal to overwrite a learner's file); 2 also for usage errors.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from . import AutograderError
+
+EXIT_CANNOT = 2
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be 1 or more")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m autograder",
+        description="nbgrader, set up for this course: fetch an assignment, check your work, grade a cohort.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="{fetch,check,cohort}")
+
+    fetch = commands.add_parser(
+        "fetch", help="write the student version of an assignment (default into my-work/)",
+        description="Write nbgrader's student version of an assignment (solutions and hidden tests "
+                    "removed) to DEST/<id>/. Never overwrites your files unless --force.")
+    fetch.add_argument("assignment", metavar="ID", help="assignment id, e.g. resilience")
+    fetch.add_argument("--dest", type=Path, default=Path("my-work"), help="where to put it (default: my-work)")
+    fetch.add_argument("--force", action="store_true",
+                       help="replace existing files (each is kept as a .backup copy first)")
+
+    check = commands.add_parser(
+        "check", help="grade your notebook as the instructor would, hidden tests included",
+        description="Grade a notebook with nbgrader in a throwaway course, hidden tests included. "
+                    "Prints each question's points and why any failed; the last line is 'score: X / Y' "
+                    "(autograded points). Writes feedback HTML to feedback/ beside the notebook.")
+    check.add_argument("notebook", type=Path, metavar="NOTEBOOK")
+    check.add_argument("--assignment", metavar="ID",
+                       help="assignment id (default: from the file or folder name, or the notebook's cells)")
+    check.add_argument("--timeout", type=_positive_int, metavar="SECONDS",
+                       help="seconds each cell may run before it is interrupted (default: 30)")
+    check.add_argument("--no-feedback", action="store_true", help="do not write the feedback HTML")
+
+    cohort = commands.add_parser("cohort", help="instructor commands for an nbgrader course directory")
+    cohort_commands = cohort.add_subparsers(dest="cohort_command", required=True, metavar="{grade}")
+    grade = cohort_commands.add_parser(
+        "grade", help="autograde every submission in parallel, then feedback, export and a report",
+        description="Autograde every submitted/<student>/<ID>/ of an nbgrader course in parallel worker "
+                    "processes, record the grades in the course's gradebook, generate feedback (hidden "
+                    "tests removed), export grades.csv, and write reports/<ID>_report.csv and "
+                    "reports/<ID>_report.png.")
+    grade.add_argument("course_dir", type=Path, metavar="COURSE_DIR")
+    grade.add_argument("--assignment", metavar="ID",
+                       help="assignment id (default: the only assignment in source/)")
+    grade.add_argument("--workers", type=_positive_int, default=None, metavar="N",
+                       help=f"worker processes (default: the number of CPUs, {os.cpu_count()})")
+    grade.add_argument("--timeout", type=_positive_int, metavar="SECONDS",
+                       help="seconds each cell may run (default: the course's setting, else 30)")
+    grade.add_argument("--submission-timeout", type=_positive_int, metavar="SECONDS",
+                       help="wall-clock limit for one submission (default: cells x cell timeout + 120)")
+    grade.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if __name__ == "__main__":  # our own process (not a test calling main()): start up faster
+        from .nbgrader_setup import skip_slow_optional_imports
+
+        skip_slow_optional_imports()
+    try:
+        if args.command == "fetch":
+            from .fetch import describe, fetch
+
+            print(describe(fetch(args.assignment, args.dest, force=args.force)))
+        elif args.command == "check":
+            from .check import check, format_report
+
+            print(f"Checking {args.notebook} with nbgrader (this takes a few seconds)...", file=sys.stderr,
+                  flush=True)
+            outcome = check(args.notebook, args.assignment, timeout=args.timeout,
+                            write_feedback=not args.no_feedback)
+            print(format_report(outcome))
+        elif args.command == "cohort":
+            from .cohort import describe, grade_cohort
+
+            result = grade_cohort(args.course_dir, args.assignment, workers=args.workers, timeout=args.timeout,
+                                  submission_timeout=args.submission_timeout, progress=not args.no_progress)
+            print(describe(result))
+    except AutograderError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_CANNOT
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
