@@ -605,3 +605,12 @@ def test_binder_postbuild_gives_learners_their_copies(tmp_path):
     copy = tmp_path / "my-work" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
     assert copy.is_file() and "BEGIN HIDDEN TESTS" not in copy.read_text()
     assert "my-work/" in (ROOT / ".gitignore").read_text().split()
+
+
+def test_bench_checks_the_parallel_speedup_bar():
+    from course import bench
+
+    assert bench.GRADING_SUBMISSIONS >= 8
+    assert bench.unmet_bars({"cohort_parallel_speedup": 1.4}) == ["cohort_parallel_speedup"]
+    assert bench.unmet_bars({"cohort_parallel_speedup": 1.6, "autograde_seconds_per_submission": 9.0}) == []
+    assert "grading" in bench.PARTS
