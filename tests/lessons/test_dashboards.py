@@ -11,26 +11,8 @@ import pytest
 
 from course.dashboards import ALL, SlowDependencyDashboard, UtilisationDashboard, slow_dependency_dashboard, \
     utilisation_dashboard
+from tests.lessons.dashboard_helpers import CONTEXT, PNG_SIGNATURE, extremes
 
-PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-
-#: Settings under which every control of a dashboard has a visible effect (the timeout
-#: slider does nothing while the timeout is off).
-CONTEXT = {"slow_dependency": {"timeout_on": True}}
-# Lesson 03: the custom-threshold sliders act only on the custom breaker, the pool size only on
-# separate pools, the hedge delay only with hedging on, and K only with throttling on.
-CONTEXT.update({"breaker": {"preset": "custom"}, "bulkhead": {"pools": "separate"}, "tail_at_scale": {"hedge": True},
-                "overload": {"throttle": True}})
-
-
-def extremes(control):
-    """The two ends of a control's range."""
-    if isinstance(control, widgets.Checkbox):
-        return False, True
-    if isinstance(control, widgets.Dropdown):
-        values = [value for _, value in control.options]
-        return values[0], values[-1]
-    return control.min, control.max
 
 
 @pytest.fixture(scope="module", params=sorted(ALL))

@@ -18,19 +18,10 @@ from course.dashboards import (ALL, BackoffJitterDashboard, MetastableDashboard,
 from course.dashboards import backoff_jitter
 from course.models import metastable as metastable_model
 from course.models import occ_contention
+from tests.lessons.dashboard_helpers import PNG_SIGNATURE, extremes
 
-PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 LESSON02 = {"retry_storm": RetryStormDashboard, "backoff_jitter": BackoffJitterDashboard,
             "metastable": MetastableDashboard}
-
-
-def extremes(control):
-    if isinstance(control, widgets.Checkbox):
-        return False, True
-    if isinstance(control, widgets.Dropdown):
-        values = [value for _, value in control.options]
-        return values[0], values[-1]
-    return control.min, control.max
 
 
 @pytest.fixture(scope="module")

@@ -12,22 +12,10 @@ from course.dashboards import (ALL, BreakerDashboard, BulkheadDashboard, Overloa
 from course.dashboards.breaker import state_band
 from course.models import breaker, bulkhead, tail_at_scale, throttling
 from course.sim.policies import CLOSED, HALF_OPEN, OPEN
+from tests.lessons.dashboard_helpers import CONTEXT, PNG_SIGNATURE, extremes
 
-PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 LESSON03 = {"breaker": BreakerDashboard, "bulkhead": BulkheadDashboard, "tail_at_scale": TailAtScaleDashboard,
             "overload": OverloadDashboard}
-#: Settings under which every control has a visible effect (see tests/lessons/test_dashboards.py).
-CONTEXT = {"breaker": {"preset": "custom"}, "bulkhead": {"pools": "separate"}, "tail_at_scale": {"hedge": True},
-           "overload": {"throttle": True}}
-
-
-def extremes(control):
-    if isinstance(control, widgets.Checkbox):
-        return False, True
-    if isinstance(control, widgets.Dropdown):
-        values = [value for _, value in control.options]
-        return values[0], values[-1]
-    return control.min, control.max
 
 
 @pytest.fixture(scope="module", params=sorted(LESSON03))
