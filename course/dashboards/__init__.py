@@ -3,29 +3,51 @@
 from .backoff_jitter import BackoffJitterDashboard, backoff_jitter_dashboard
 from .breaker import BreakerDashboard, breaker_dashboard
 from .bulkhead import BulkheadDashboard, bulkhead_dashboard
+from .delivery import DeliveryDashboard, delivery_dashboard
+from .dual_write import DualWriteDashboard, dual_write_dashboard
+from .lost_updates import LostUpdatesDashboard, lost_updates_dashboard
 from .metastable import MetastableDashboard, metastable_dashboard
+from .outbox import OutboxDashboard, outbox_dashboard
 from .overload import OverloadDashboard, overload_dashboard
 from .retry_storm import RetryStormDashboard, retry_storm_dashboard
+from .saga_outcomes import SagaOutcomesDashboard, saga_outcomes_dashboard
+from .saga_timeline import SagaTimelineDashboard, saga_timeline_dashboard
 from .slow_dependency import SlowDependencyDashboard, slow_dependency_dashboard
+from .stale_reads import StaleReadsDashboard, stale_reads_dashboard
 from .tail_at_scale import TailAtScaleDashboard, tail_at_scale_dashboard
+from .two_phase_commit import TwoPhaseCommitDashboard, two_phase_commit_dashboard
 from .utilisation import UtilisationDashboard, utilisation_dashboard
 
-#: Every dashboard by short name; the benchmark and the tests iterate over this.
+#: Every dashboard by short name, in lesson order; the benchmark and the tests iterate over this.
 ALL = {
+    # 01: B is just... slow
     "slow_dependency": SlowDependencyDashboard,
     "utilisation": UtilisationDashboard,
+    # 02: retries
     "retry_storm": RetryStormDashboard,
     "backoff_jitter": BackoffJitterDashboard,
     "metastable": MetastableDashboard,
+    # 03: stop the bleeding
     "breaker": BreakerDashboard,
     "bulkhead": BulkheadDashboard,
     "tail_at_scale": TailAtScaleDashboard,
     "overload": OverloadDashboard,
+    # 04: data consistency
+    "dual_write": DualWriteDashboard,
+    "stale_reads": StaleReadsDashboard,
+    "lost_updates": LostUpdatesDashboard,
+    "two_phase_commit": TwoPhaseCommitDashboard,
+    # 05: sagas and messages
+    "saga_timeline": SagaTimelineDashboard,
+    "saga_outcomes": SagaOutcomesDashboard,
+    "delivery": DeliveryDashboard,
+    "outbox": OutboxDashboard,
 }
 
-__all__ = ["ALL", "SlowDependencyDashboard", "UtilisationDashboard", "slow_dependency_dashboard",
-           "utilisation_dashboard"]
-__all__ += ["BackoffJitterDashboard", "MetastableDashboard", "RetryStormDashboard", "backoff_jitter_dashboard",
-            "metastable_dashboard", "retry_storm_dashboard"]
-__all__ += ["BreakerDashboard", "BulkheadDashboard", "OverloadDashboard", "TailAtScaleDashboard", "breaker_dashboard",
-            "bulkhead_dashboard", "overload_dashboard", "tail_at_scale_dashboard"]
+__all__ = ["ALL"] + sorted(cls.__name__ for cls in ALL.values()) + [
+    "backoff_jitter_dashboard", "breaker_dashboard", "bulkhead_dashboard", "delivery_dashboard",
+    "dual_write_dashboard", "lost_updates_dashboard", "metastable_dashboard", "outbox_dashboard",
+    "overload_dashboard", "retry_storm_dashboard", "saga_outcomes_dashboard", "saga_timeline_dashboard",
+    "slow_dependency_dashboard", "stale_reads_dashboard", "tail_at_scale_dashboard", "two_phase_commit_dashboard",
+    "utilisation_dashboard",
+]

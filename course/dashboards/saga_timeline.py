@@ -1,0 +1,298 @@
+"""Lesson 05's saga timeline: one order saga drawn as a sequence diagram, step by step and undo by undo.
+
+One order runs through three services after the order service accepts it:
+inventory reserves a widget, payment charges the card, shipping books a
+courier. You choose which step fails (if any) and how the compensations
+behave; the saga runs on :class:`~course.sim.data.Orchestrator` or
+:class:`~course.sim.data.Choreography` and the diagram is read from its
+:class:`~course.sim.data.SagaResult`.
+
+:func:`run_one` is the thin adapter over the data layer (the order-saga
+model, :mod:`course.models.saga`, fails steps at random; here the learner
+picks the failure).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+import ipywidgets as widgets
+import numpy as np
+from matplotlib.collections import LineCollection, PolyCollection
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
+
+from course.models import saga as saga_model
+from course.sim import Simulation, _validate
+from course.sim.data import Broker, Choreography, Orchestrator, SagaStep
+from course.sim.data.checkers import CheckResult, check_sagas
+
+from .base import Dashboard
+
+SERVICES = ("order", "inventory", "payment", "shipping")
+STEPS = ("reserve", "charge", "ship")
+STEP_SERVICE = {"reserve": "inventory", "charge": "payment", "ship": "shipping"}
+ACTION_TEXT = {"reserve": "reserve widget", "charge": "charge card", "ship": "book courier"}
+UNDO_TEXT = {"reserve": "release widget", "charge": "refund card"}
+FAIL_STEPS = ("none",) + STEPS
+COMPENSATION_MODES = ("never", "once", "always")
+#: Each compensation is retried this many times, this far apart, before the saga is stuck.
+RETRIES = 3
+RETRY_DELAY = 0.1
+PRICE = saga_model.PRICE
+#: In orchestration a step's latency draw is the whole round trip; the diagram gives the command and the
+#: reply this share of it each, and the service's work the rest.
+TRANSIT_SHARE = 0.2
+
+_LOOK = dict(style={"description_width": "150px"}, layout=widgets.Layout(width="380px"))
+_GREEN, _RED, _BLUE, _ORANGE, _GREY = "#2a9d8f", "#d62828", "#457b9d", "#f4a261", "#6c757d"
+_POOL = 40  # text labels kept ready for boxes
+
+
+class StepFailed(Exception):
+    """A step or a compensation failed (on purpose: the learner chose it)."""
+
+
+@dataclass
+class OneSaga:
+    """One saga's run: its record, the messages drawn as arrows, and what the services were left holding."""
+
+    style: str
+    fail_step: str
+    compensation: str
+    seed: int
+    result: object                     # SagaResult
+    messages: list                     # (sent, received, from_service, to_service, label)
+    check: CheckResult                 # check_sagas on this saga
+    held: dict = field(default_factory=dict)  # "widget": 0/1 still reserved, "charged": money not refunded
+
+    @property
+    def status(self) -> str:
+        return self.result.status
+
+    @property
+    def events(self) -> list:
+        return self.result.events
+
+    def compensation_order(self) -> list[str]:
+        """The steps whose compensation succeeded, in the order they were undone."""
+        return self.result.compensated_steps()
+
+
+def _check(style, fail_step, compensation, seed) -> None:
+    _validate.one_of("style", style, saga_model.STYLES)
+    _validate.one_of("fail_step", fail_step, FAIL_STEPS)
+    _validate.one_of("compensation", compensation, COMPENSATION_MODES)
+    _validate.integer_at_least("seed", seed, 0)
+
+
+def _steps(fail_step: str, compensation: str) -> list:
+    def action(name):
+        def run(ctx):
+            if name == fail_step:
+                raise StepFailed(f"{name} failed")
+            if name == "reserve":
+                ctx["widget"] = 1
+            elif name == "charge":
+                ctx["charged"] = PRICE
+        return run
+
+    def undo(name):
+        def run(ctx):
+            tries = ctx.setdefault("undo_tries", {})
+            tries[name] = tries.get(name, 0) + 1
+            if compensation == "always" or (compensation == "once" and tries[name] == 1):
+                raise StepFailed(f"compensating {name} failed")
+            if name == "reserve":
+                ctx["widget"] = 0
+            else:
+                ctx["charged"] = 0
+        return run
+
+    return [SagaStep("reserve", action("reserve"), undo("reserve")),
+            SagaStep("charge", action("charge"), undo("charge")), SagaStep("ship", action("ship"))]
+
+
+def _topic_route(topic: str) -> tuple[str, str]:
+    """Which service sent a choreography event and which one it was for."""
+    if topic == "saga.started":
+        return "order", STEP_SERVICE[STEPS[0]]
+    step, what = topic.rsplit(".", 1)
+    i = STEPS.index(step)
+    if what == "done":
+        return STEP_SERVICE[step], "order" if i == len(STEPS) - 1 else STEP_SERVICE[STEPS[i + 1]]
+    return STEP_SERVICE[step], "order" if i == 0 else STEP_SERVICE[STEPS[i - 1]]
+
+
+@lru_cache(maxsize=256)
+def run_one(style: str = "orchestration", fail_step: str = "ship", compensation: str = "never",
+            seed: int = 1) -> OneSaga:
+    """Run one order saga with the chosen failure; see the module docstring.
+
+    ``fail_step``: ``"none"`` or the step whose action fails. ``compensation``:
+    ``"never"`` (compensations always work), ``"once"`` (each fails on its first
+    attempt, then works) or ``"always"`` (each keeps failing, so after
+    :data:`RETRIES` retries the saga is stuck).
+    """
+    _check(style, fail_step, compensation, seed)
+    sim = Simulation(seed=seed)
+    steps = _steps(fail_step, compensation)
+    if style == "orchestration":
+        runner = Orchestrator(sim, steps, step_latency=saga_model.STEP_LATENCY, compensation_retries=RETRIES,
+                              retry_delay=RETRY_DELAY)
+    else:
+        broker = Broker(sim, name="events", delay=saga_model.BROKER_DELAY)
+        runner = Choreography(sim, broker, steps, step_latency=saga_model.STEP_LATENCY,
+                              compensation_retries=RETRIES, retry_delay=RETRY_DELAY)
+    result = runner.start("order-1", {})
+    sim.run()
+    if style == "orchestration":  # the orchestrator in the order service sends a command and hears a reply
+        messages = []
+        for e in result.events:
+            service = STEP_SERVICE[e.step]
+            verb = ACTION_TEXT[e.step] if e.kind == "action" else UNDO_TEXT[e.step]
+            hop = TRANSIT_SHARE * (e.time_end - e.time_start)
+            messages.append((e.time_start, e.time_start + hop, "order", service, verb))
+            messages.append((e.time_end - hop, e.time_end, service, "order", "ok" if e.ok else "failed"))
+    else:
+        messages = [(sent, received, *_topic_route(topic), topic) for sent, received, topic in result.messages]
+    held = {"widget": result.ctx.get("widget", 0), "charged": result.ctx.get("charged", 0)}
+    return OneSaga(style, fail_step, compensation, seed, result, messages, check_sagas([result]), held)
+
+
+class SagaTimelineDashboard(Dashboard):
+    """One order saga as a sequence diagram: a lifeline per service, time running down."""
+
+    figsize = (10.0, 6.5)
+
+    def controls(self):
+        return {
+            "style": widgets.Dropdown(options=[("orchestration (the order service directs)", "orchestration"),
+                                               ("choreography (services react to events)", "choreography")],
+                                      value="orchestration", description="Style", **_LOOK),
+            "fail_step": widgets.Dropdown(options=[("none", "none"), ("inventory: reserve", "reserve"),
+                                                   ("payment: charge", "charge"), ("shipping: book courier", "ship")],
+                                          value="ship", description="Which step fails", **_LOOK),
+            "compensation": widgets.Dropdown(options=[("never", "never"), ("once, then works", "once"),
+                                                      (f"always (after {RETRIES} retries: stuck)", "always")],
+                                             value="never", description="A compensation fails", **_LOOK),
+            "seed": widgets.IntSlider(1, min=1, max=20, description="Seed (latencies)", continuous_update=False,
+                                      **_LOOK),
+        }
+
+    def build_figure(self):
+        ax = self.figure.subplots()
+        self.ax = ax
+        lanes = np.arange(len(SERVICES))
+        for x in lanes:
+            ax.axvline(x, color="#adb5bd", lw=1, ls="--", zorder=0)
+        ax.set_xticks(lanes, [f"{s} service" for s in SERVICES])
+        ax.set_xlim(-0.6, len(SERVICES) - 0.4)
+        ax.set_xlabel("service (one lifeline each)")
+        ax.set_ylabel("simulated time (ms), running down")
+        self.boxes = PolyCollection([], edgecolors="black", linewidths=0.8, zorder=3)
+        ax.add_collection(self.boxes)
+        self.shafts = LineCollection([], colors=_GREY, linewidths=1.1, zorder=2)
+        ax.add_collection(self.shafts)
+        (self.heads_right,) = ax.plot([], [], ls="none", marker=">", ms=6, color=_GREY, zorder=2)
+        (self.heads_left,) = ax.plot([], [], ls="none", marker="<", ms=6, color=_GREY, zorder=2)
+        (self.fail_marks,) = ax.plot([], [], ls="none", marker="X", ms=10, color=_RED, mec="white", zorder=4)
+        self.labels = [ax.text(0, 0, "", fontsize=8, va="center", ha="left", visible=False, zorder=5)
+                       for _ in range(_POOL)]
+        self.verdict = ax.text(0.99, 0.98, "", transform=ax.transAxes, ha="right", va="top", fontsize=11,
+                               fontweight="bold", bbox=dict(facecolor="white", edgecolor="none", alpha=0.85))
+        ax.legend(handles=[Patch(facecolor=_GREEN, edgecolor="black", label="step done"),
+                           Patch(facecolor=_RED, edgecolor="black", label="step failed"),
+                           Patch(facecolor=_BLUE, edgecolor="black", label="compensation done"),
+                           Patch(facecolor=_ORANGE, edgecolor="black", label="compensation failed"),
+                           Patch(facecolor=_GREY, edgecolor="black", label="orchestrator holds the saga"),
+                           Line2D([], [], color=_GREY, marker=">", label="message")],
+                  fontsize=8, loc="lower left", ncols=3)
+        ax.set_title("", fontsize=10)
+        ax.grid(axis="y", alpha=0.3)
+
+    def simulate(self, style, fail_step, compensation, seed):
+        return run_one(style, fail_step, compensation, int(seed))
+
+    def draw(self, r):
+        ax = self.ax
+        lane = {s: i for i, s in enumerate(SERVICES)}
+        width = 0.13
+        verts, colours = [], []
+        fails_x, fails_y = [], []
+        end = 1000 * max([e.time_end for e in r.events] + [m[1] for m in r.messages] + [1e-3])
+        least = 0.012 * end  # a box never thinner than this, so a quick attempt stays visible
+        for label in self.labels:
+            label.set_visible(False)
+        if r.style == "orchestration" and r.result.ended is not None:  # the orchestrator holds the saga's state
+            y0, y1 = 1000 * r.result.started, 1000 * r.result.ended
+            verts.append([(-0.04, y0), (0.04, y0), (0.04, y1), (-0.04, y1)])
+            colours.append(_GREY)
+        for i, e in enumerate(r.events):
+            x = lane[STEP_SERVICE[e.step]]
+            y0, y1 = 1000 * e.time_start, 1000 * e.time_end
+            if r.style == "orchestration":
+                hop = TRANSIT_SHARE * (y1 - y0)
+                y0, y1 = y0 + hop, y1 - hop
+            if y1 - y0 < least:
+                y0, y1 = (y0 + y1 - least) / 2, (y0 + y1 + least) / 2
+            verts.append([(x - width, y0), (x + width, y0), (x + width, y1), (x - width, y1)])
+            if e.kind == "action":
+                colours.append(_GREEN if e.ok else _RED)
+                text = ACTION_TEXT[e.step]
+            else:
+                colours.append(_BLUE if e.ok else _ORANGE)
+                text = UNDO_TEXT[e.step]
+            if not e.ok:
+                fails_x.append(x + width)
+                fails_y.append((y0 + y1) / 2)
+            if i < len(self.labels):
+                mark = "✓" if e.ok else "✗ failed"
+                last_lane = x == len(SERVICES) - 1
+                self.labels[i].set(text=f"{text} {mark}", x=x - width - 0.04 if last_lane else x + width + 0.04,
+                                   y=(y0 + y1) / 2, ha="right" if last_lane else "left", visible=True,
+                                   color="black" if e.ok else _RED)
+        self.boxes.set_verts(verts)
+        self.boxes.set_facecolors(colours)
+        self.fail_marks.set_data(fails_x, fails_y)
+        segments, right, left = [], [], []
+        for sent, received, source, target, _ in r.messages:
+            x0, x1 = lane[source], lane[target]
+            y0, y1 = 1000 * sent, 1000 * received
+            pad = width if x1 > x0 else -width
+            segments.append([(x0 + pad, y0), (x1 - pad, y1)])
+            (right if x1 > x0 else left).append((x1 - pad, y1))
+        self.shafts.set_segments(segments)
+        self.heads_right.set_data(*(zip(*right) if right else ([], [])))
+        self.heads_left.set_data(*(zip(*left) if left else ([], [])))
+        ax.set_ylim(end * 1.25, -end * 0.04)
+        style = "Orchestration" if r.style == "orchestration" else "Choreography"
+        failure = "no step fails" if r.fail_step == "none" else f"{ACTION_TEXT[r.fail_step]} fails"
+        undo = {"never": "compensations work", "once": "each compensation fails once, then works",
+                "always": "compensations always fail"}[r.compensation]
+        ax.set_title(f"{style}: {failure}; {undo}", fontsize=10)
+        colour = {"completed": _GREEN, "compensated": _BLUE, "stuck": _RED}.get(r.status, "black")
+        self.verdict.set(text=f"final status: {r.status.upper()}", color=colour)
+
+    def describe(self, r):
+        kind = "commands and replies" if r.style == "orchestration" else "events over the broker"
+        undone = r.compensation_order()
+        if r.status == "completed":
+            what = "every step succeeded"
+        elif r.status == "compensated":
+            what = ("nothing to undo: the first step failed" if not undone else
+                    "undone in reverse order: " + " → ".join(UNDO_TEXT[s] for s in undone))
+        else:
+            what = (f"<b>{UNDO_TEXT[r.result.stuck_step]}</b> failed {RETRIES + 1} times; the customer is left "
+                    f"with {'a reserved widget' if r.held['widget'] else 'no widget'} and "
+                    f"{'a charge of ' + str(r.held['charged']) if r.held['charged'] else 'no charge'}: "
+                    f"someone gets paged")
+        verdict = "valid" if r.check else "violated (stuck)"
+        return (f"Final status <b>{r.status}</b> · {what} · <b>{len(r.messages)}</b> messages ({kind}) · "
+                f"took {1000 * r.result.duration:.0f} ms · check_sagas: {verdict}")
+
+
+def saga_timeline_dashboard(**settings) -> SagaTimelineDashboard:
+    """Build lesson 05's saga timeline; keyword arguments preset controls (e.g. ``style="choreography"``)."""
+    return SagaTimelineDashboard(**settings)

@@ -1,0 +1,102 @@
+"""Lesson 05 (sagas and messages): the prediction and the self-check."""
+
+from __future__ import annotations
+
+from course.widgets import Prediction, Question, Quiz, predict, quiz
+
+QUESTION = ("An order runs through three services, each with its own database. Inventory has reserved a widget "
+            "and committed; payment has charged the card and committed. Then shipping fails: no courier. There is "
+            "no distributed transaction. What is the best the system can do?")
+OPTIONS = (
+    "Roll back the inventory and payment transactions",
+    "Run new transactions that undo what was done: refund the card, then release the widget",
+    "Release the widget, then refund the card, in the order the steps ran",
+    "Retry shipping until it works: an order, once paid, must ship",
+)
+
+QUESTIONS = (
+    Question(
+        "A saga has four steps, T1 to T4. T1, T2 and T3 commit; T4 fails. Which compensations run, and in what "
+        "order?",
+        ("C4, C3, C2, C1", "C3, C2, C1", "C1, C2, C3", "None: T4 failed, so nothing was written"),
+        1,
+        "The completed steps are undone last-first: C3, C2, C1 (Garcia-Molina and Salem, 1987). T4 failed as a "
+        "local transaction, so its own database already rolled it back; there is nothing to compensate. "
+        "Reverse order matters because later steps may depend on earlier ones: you refund the charge before "
+        "you release the stock it paid for, just as the timeline dashboard drew it.",
+    ),
+    Question(
+        "A compensation, the refund, fails. Then it fails again on every retry. What should the saga do?",
+        ("Skip it and compensate the other steps: most of the saga gets undone",
+         "Retry for a while, then mark the saga stuck and alert a person: it can't finish on its own",
+         "Run the forward steps again instead",
+         "Retry forever, as fast as possible"),
+        1,
+        "A compensation must eventually succeed, so it is retried (it must be idempotent for that). If it "
+        "still fails, the saga is neither completed nor compensated: the customer has been charged for an "
+        "order that won't ship. That is an operational incident with a runbook, not something code can hide. "
+        "Skipping the step would report 'compensated' while the money is still gone.",
+    ),
+    Question(
+        "The broker delivers each message at least once. How does the consumer that applies payments make "
+        "sure each payment is applied exactly once?",
+        ("Ask the broker for exactly-once delivery",
+         "Acknowledge the message before doing the work",
+         "Store the message id in the same local transaction as the balance change, and skip ids it has seen",
+         "Check a cache of seen ids, do the work, then add the id to the cache"),
+        2,
+        "The id and the effect must commit together. Acknowledging first turns at-least-once into at-most-once "
+        "(a crash loses the payment). A separate cache has the same gap as a dual write: crash between the work "
+        "and the cache update, and the redelivery is applied again. Kafka's exactly-once is exactly this trick, "
+        "inside Kafka: idempotent producers plus transactions that commit the output and the consumer offset "
+        "together.",
+    ),
+    Question(
+        "With the transactional outbox, why can the consumer still see the same event twice?",
+        ("It can't: the outbox row is written in the same transaction as the business row",
+         "The relay can crash after publishing a row and before marking it sent, so it publishes it again",
+         "The database replicates the outbox row to each replica",
+         "Only if the business transaction rolls back"),
+        1,
+        "The outbox closes the gap between 'row written' and 'event exists': both commit or neither does. The "
+        "relay then has its own gap, between publish and mark-sent, and a crash there means the row goes out "
+        "again. So the outbox turns 'sometimes never' into 'at least once', and the consumer has to be "
+        "idempotent. In the outbox dashboard a relay that dies after 20% of its publishes sent 126 events "
+        "for 100 orders.",
+    ),
+    Question(
+        "Two orders want the last widget. Order A's saga reserves it; order B finds the stock at zero and is "
+        "refused; then A's payment fails and A releases the widget. What went wrong, in transaction terms?",
+        ("Nothing: B was simply too late",
+         "A lost update: B overwrote A's reservation",
+         "Missing isolation: B saw A's intermediate state before A's saga was decided (a dirty read)",
+         "A deadlock between A and B"),
+        2,
+        "Each saga step commits locally, so the others see its effects before the saga is decided. That is "
+        "the missing I in ACID. Countermeasures: a <i>semantic lock</i> (mark the widget 'reserved, pending' "
+        "so others can wait or decide), <i>commutative updates</i>, and ordering the steps so the ones most "
+        "likely to fail come before the <i>pivot</i> step. In the outcomes dashboard, with limited stock, 18 "
+        "of 39 out-of-stock refusals happened while a widget sat in a saga that later gave it back.",
+    ),
+    Question(
+        "An order's status updates 'placed', 'paid', 'shipped' are sent a millisecond apart and can arrive in "
+        "any order. What should the consumer keep?",
+        ("Whatever arrived last", "Whatever arrived first",
+         "The update with the highest version number it has seen for that order",
+         "All three, and let the UI decide"),
+        2,
+        "Arrival order is not send order. Stamp each update with a version (or a sequence number per order) "
+        "and keep a newer one only. In the delivery dashboard, last-arrival-wins left 32 of 50 orders with the "
+        "wrong final status; keeping the newest version left none.",
+    ),
+)
+
+
+def prediction() -> Prediction:
+    """The "Predict first" widget for lesson 05."""
+    return predict(QUESTION, OPTIONS)
+
+
+def self_check() -> Quiz:
+    """The self-check for lesson 05."""
+    return quiz(QUESTIONS)
