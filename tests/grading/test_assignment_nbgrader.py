@@ -1,12 +1,14 @@
-"""The resilience assignment, graded by real nbgrader in a scratch course directory.
+"""Each graded assignment, graded by real nbgrader in a scratch course directory.
 
-One module-scoped course: ``nbgrader generate_assignment``, then every
-submission from :mod:`tests.grading.build_submissions` autograded in a single
-``nbgrader autograde`` run (about a minute), and the scores read back from the
-gradebook. The tests below then check what each submission got: the reference
-solution everything, the blank student version nothing, each buggy one exactly
-its expected losses, and what nbgrader does with a test cell edited, an
-infinite loop, a dead kernel and a file that is not JSON.
+Every test runs once per assignment in :data:`tests.grading.build_submissions.SPECS`.
+One course per assignment, made the first time a test asks for it: ``nbgrader
+generate_assignment``, then every submission of that assignment autograded in a
+single ``nbgrader autograde`` run, and the scores read back from the gradebook.
+The tests below then check what each submission got: the reference solution
+everything, the blank student version nothing, each buggy one exactly its
+expected losses, and what nbgrader does with a test cell edited, an infinite
+loop, a dead kernel and a file that is not JSON (for the assignments that have
+those submissions; the last two are nbgrader's behaviour, tested on one).
 """
 
 from __future__ import annotations
@@ -20,28 +22,38 @@ import pytest
 from nbgrader.api import Gradebook, MissingEntry
 from nbgrader.nbgraderformat import MetadataValidator
 
-from tests.grading import build_submissions as bs
+from tests.grading.build_submissions import SPECS, run_nbgrader
 
 #: nbgrader's per-cell limit in these tests. The slowest reference cell takes about 0.5 s.
 CELL_TIMEOUT = 10
 
-AUTOGRADED = bs.autograded_ids()
-MANUAL = bs.manual_ids()
+ASSIGNMENTS = sorted(SPECS)
+BUG_CASES = [pytest.param(spec.id, bug, id=f"{spec.id}-{bug}") for spec in SPECS.values() for bug in sorted(spec.bugs)]
+LOOPING = [spec.id for spec in SPECS.values() if spec.loop_cell]
+UNGRADABLE_CASES = [pytest.param(spec.id, name, line, id=f"{spec.id}-{name}")
+                    for spec in SPECS.values() for name, line in (
+                        ("os_exit", "Kernel died while waiting for execute reply."),
+                        ("invalid_json", "Notebook does not appear to be JSON"))
+                    if name in spec.ungradable]
 
 
 # -- the source notebook, without nbgrader running ----------------------------------------------
 
-def test_source_notebook_has_valid_nbgrader_metadata_and_the_planned_points():
-    nb = nbformat.read(bs.SOURCE, as_version=4)
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_source_notebook_has_valid_nbgrader_metadata_and_the_planned_points(assignment):
+    spec = SPECS[assignment]
+    autograded, manual = spec.autograded_ids(), spec.manual_ids()
+    nb = nbformat.read(spec.source, as_version=4)
     MetadataValidator().validate_nb(nb)  # unique grade_ids, points on graded cells, schema version 3
-    assert sum(AUTOGRADED.values()) == 60
-    assert sum(MANUAL.values()) == 15
-    assert set(MANUAL) == {"q_jitter", "q_amplification", "q_fallback"}
+    assert sum(autograded.values()) == spec.autograded_points
+    assert sum(manual.values()) == spec.manual_points
+    assert set(manual) == set(spec.questions)
     hidden = {c.metadata["nbgrader"]["grade_id"] for c in nb.cells if "### BEGIN HIDDEN TESTS" in c.source}
-    assert hidden <= set(AUTOGRADED) and len(hidden) == 11
+    assert hidden <= set(autograded) and len(hidden) == spec.hidden_cells
+    assert f"score: X / {spec.autograded_points:g}" in nb.cells[0].source  # the intro states the total
     for cell in nb.cells:
         meta = cell.metadata.get("nbgrader", {})
-        if meta.get("grade_id") in AUTOGRADED:
+        if meta.get("grade_id") in autograded:
             # nbgrader reads a value a test cell displays as partial credit, so none ends with an
             # expression other than print(...) or a hidden _check_...() (both return None)
             last = ast.parse(cell.source).body[-1]
@@ -50,15 +62,20 @@ def test_source_notebook_has_valid_nbgrader_metadata_and_the_planned_points():
                 assert last.value.func.id == "print" or last.value.func.id.startswith("_check_"), meta["grade_id"]
         if "MARK SCHEME" in cell.source:
             assert meta.get("task"), "nbgrader keeps mark schemes only in task cells"
+        if cell.cell_type == "code":
+            assert not cell.get("outputs") and cell.get("execution_count") is None, "saved without outputs"
 
 
-def test_expected_losses_name_real_test_cells():
-    for name, lost in bs.EXPECTED_LOSSES.items():
-        assert lost <= set(AUTOGRADED), name
-    assert set(bs.EXPECTED_LOSSES) | {"blank"} | set(bs.UNGRADABLE) == set(bs.SUBMISSIONS)
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_expected_losses_name_real_test_cells(assignment):
+    spec = SPECS[assignment]
+    for name, lost in spec.expected_losses.items():
+        assert lost <= set(spec.autograded_ids()), name
+    assert set(spec.expected_losses) | {"blank"} | set(spec.ungradable) == set(spec.submissions)
+    assert set(spec.edited_test_cells) <= set(spec.autograded_ids())
 
 
-# -- one course, every submission autograded once ------------------------------------------------
+# -- one course per assignment, every submission autograded once ---------------------------------
 
 def _timed_log(stderr: str) -> dict[str, float]:
     """Seconds nbgrader spent on each student, from the timestamped log lines."""
@@ -69,99 +86,126 @@ def _timed_log(stderr: str) -> dict[str, float]:
     return {student: end - start for (start, student), end in zip(starts, ends)}
 
 
-@pytest.fixture(scope="module")
-def course(tmp_path_factory):
-    root = bs.make_course(tmp_path_factory.mktemp("course"), timeout=CELL_TIMEOUT)
-    student = bs.generate_student_version(root)
-    paths = bs.build_submissions(student, root / "built")
-    bs.submit(root, paths)
+def _grade(spec, root) -> dict:
+    spec.make_course(root, timeout=CELL_TIMEOUT)
+    student = spec.generate_student_version(root)
+    paths = spec.build_submissions(student, root / "built")
+    spec.submit(root, paths)
     started = time.perf_counter()
-    run = bs.run_nbgrader(root, "autograde", bs.ASSIGNMENT,
-                          "--Application.log_format=%(created).3f [%(name)s | %(levelname)s] %(message)s",
-                          check=False)
+    run = run_nbgrader(root, "autograde", spec.id,
+                       "--Application.log_format=%(created).3f [%(name)s | %(levelname)s] %(message)s", check=False)
     wall = time.perf_counter() - started
     scores = {}
     with Gradebook(f"sqlite:///{root / 'gradebook.db'}") as gb:
-        for name in bs.SUBMISSIONS:
+        for name in spec.submissions:
             try:
-                notebook = gb.find_submission_notebook(bs.ASSIGNMENT, bs.ASSIGNMENT, name)
+                notebook = gb.find_submission_notebook(spec.id, spec.id, name)
             except MissingEntry:
                 continue
             scores[name] = {g.name: g.auto_score for g in notebook.grades}
-    return {"root": root, "student": student, "run": run, "wall": wall, "scores": scores,
+    return {"spec": spec, "root": root, "student": student, "run": run, "wall": wall, "scores": scores,
             "seconds": _timed_log(run.stderr)}
 
 
-def _lost(scores: dict) -> set:
-    return {gid for gid, points in AUTOGRADED.items() if scores[gid] != points}
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory):
+    """``graded(assignment_id)``: that assignment's course, autograded the first time it is asked for."""
+    courses = {}
+
+    def get(assignment: str) -> dict:
+        if assignment not in courses:
+            courses[assignment] = _grade(SPECS[assignment], tmp_path_factory.mktemp(f"course-{assignment}"))
+        return courses[assignment]
+
+    return get
 
 
-def test_student_version_hides_solutions_hidden_tests_and_mark_schemes(course):
+def _lost(spec, scores: dict) -> set:
+    return {gid for gid, points in spec.autograded_ids().items() if scores[gid] != points}
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_student_version_hides_solutions_hidden_tests_and_mark_schemes(graded, assignment):
+    course = graded(assignment)
+    spec = course["spec"]
     text = course["student"].read_text()
     for secret in ("BEGIN HIDDEN TESTS", "_check_", "BEGIN SOLUTION", "MARK SCHEME", "Model answer", "Rubric",
-                   "delay = rng.uniform", "self._window.append(failed)", "except handles:"):
+                   *spec.solution_secrets):
         assert secret not in text, secret
     nb = nbformat.read(course["student"], as_version=4)
     stubs = [c for c in nb.cells if "raise NotImplementedError()" in c.source]
-    assert [c.metadata["nbgrader"]["grade_id"] for c in stubs] == ["retry_policy", "circuit_breaker", "fallback"]
-    assert "def next_delay(self, attempts_made, outcome, started_at, now, previous_delay, rng):" in text
+    assert list(dict.fromkeys(c.metadata["nbgrader"]["grade_id"] for c in stubs)) == list(spec.answer_cells)
+    assert spec.interface_line in text
     # The instructor sees the rubric: task cells keep their mark scheme in the gradebook.
     with Gradebook(f"sqlite:///{course['root'] / 'gradebook.db'}") as gb:
-        sources = {c.name: c.source for c in gb.find_notebook(bs.ASSIGNMENT, bs.ASSIGNMENT).source_cells}
-    for question in MANUAL:
+        sources = {c.name: c.source for c in gb.find_notebook(spec.id, spec.id).source_cells}
+    for question in spec.questions:
         assert "=== BEGIN MARK SCHEME ===" in sources[question]
 
 
-def test_the_reference_solution_gets_every_autograded_point(course):
-    assert _lost(course["scores"]["solution"]) == set()
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_the_reference_solution_gets_every_autograded_point(graded, assignment):
+    course = graded(assignment)
+    assert _lost(course["spec"], course["scores"]["solution"]) == set()
 
 
-def test_the_blank_student_version_gets_nothing(course):
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_the_blank_student_version_gets_nothing(graded, assignment):
+    course = graded(assignment)
+    autograded = course["spec"].autograded_ids()
     scores = course["scores"]["blank"]
-    assert {gid: scores[gid] for gid in AUTOGRADED} == {gid: 0.0 for gid in AUTOGRADED}
+    assert {gid: scores[gid] for gid in autograded} == {gid: 0.0 for gid in autograded}
 
 
-@pytest.mark.parametrize("bug", sorted(bs.BUGS))
-def test_each_bug_loses_exactly_the_checks_it_violates(course, bug):
-    assert _lost(course["scores"][bug]) == bs.EXPECTED_LOSSES[bug]
-    assert all(course["scores"][bug][gid] == 0 for gid in bs.EXPECTED_LOSSES[bug])
+@pytest.mark.parametrize("assignment, bug", BUG_CASES)
+def test_each_bug_loses_exactly_the_checks_it_violates(graded, assignment, bug):
+    course = graded(assignment)
+    spec = course["spec"]
+    assert _lost(spec, course["scores"][bug]) == spec.expected_losses[bug]
+    assert all(course["scores"][bug][gid] == 0 for gid in spec.expected_losses[bug])
 
 
-def test_edited_test_cells_are_graded_as_the_originals(course):
-    assert _lost(course["scores"]["edits_test_cell"]) == set()
-    # Replacing the two cells that catch a bug with `pass` does not hide it.
-    assert _lost(course["scores"]["edits_test_cell_to_hide_bug"]) == bs.EXPECTED_LOSSES["no_jitter"]
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_edited_test_cells_are_graded_as_the_originals(graded, assignment):
+    course = graded(assignment)
+    spec = course["spec"]
+    assert _lost(spec, course["scores"]["edits_test_cell"]) == set()
+    # Replacing the cells that catch a bug with `pass` does not hide it.
+    assert _lost(spec, course["scores"]["edits_test_cell_to_hide_bug"]) == spec.expected_losses[spec.hiding_bug]
 
 
-def test_an_infinite_loop_hits_the_cell_timeout_and_the_rest_is_still_graded(course):
-    assert _lost(course["scores"]["infinite_loop"]) == bs.EXPECTED_LOSSES["infinite_loop"]
+@pytest.mark.parametrize("assignment", LOOPING)
+def test_an_infinite_loop_hits_the_cell_timeout_and_the_rest_is_still_graded(graded, assignment):
+    course = graded(assignment)
+    spec = course["spec"]
+    assert _lost(spec, course["scores"]["infinite_loop"]) == spec.expected_losses["infinite_loop"]
     assert f"Timeout waiting for execute reply ({CELL_TIMEOUT}s)" in course["run"].stderr
-    graded = nbformat.read(course["root"] / "autograded" / "infinite_loop" / bs.ASSIGNMENT / bs.SOURCE.name, 4)
-    loop_cell = next(c for c in graded.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "fallback")
+    graded_nb = nbformat.read(course["root"] / "autograded" / "infinite_loop" / spec.id / spec.source.name, 4)
+    loop_cell = next(c for c in graded_nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == spec.loop_cell)
     assert "CellTimeoutError" in {o.get("ename") for o in loop_cell.outputs}
     assert course["seconds"]["infinite_loop"] < CELL_TIMEOUT + 20
 
 
-@pytest.mark.parametrize("name, log_line", [
-    ("os_exit", "Kernel died while waiting for execute reply."),
-    ("invalid_json", "Notebook does not appear to be JSON"),
-])
-def test_nbgrader_leaves_a_dead_kernel_or_invalid_json_ungraded(course, name, log_line):
+@pytest.mark.parametrize("assignment, name, log_line", UNGRADABLE_CASES)
+def test_nbgrader_leaves_a_dead_kernel_or_invalid_json_ungraded(graded, assignment, name, log_line):
     """nbgrader logs an error and exits 1, writes no autograded notebook, and leaves the
     submission in the gradebook with every autograded score None (shown as 0, 'needs manual
     grade'): nothing in the gradebook says it failed. The cohort report has to say so."""
+    course = graded(assignment)
+    spec = course["spec"]
     run = course["run"]
     assert run.returncode == 1
     assert log_line in run.stderr
-    assert f"There was an error processing assignment 'resilience' for student '{name}'" in run.stderr
-    assert not (course["root"] / "autograded" / name / bs.ASSIGNMENT / bs.SOURCE.name).exists()
-    assert {course["scores"][name][gid] for gid in AUTOGRADED} == {None}
+    assert f"There was an error processing assignment '{spec.id}' for student '{name}'" in run.stderr
+    assert not (course["root"] / "autograded" / name / spec.id / spec.source.name).exists()
+    assert {course["scores"][name][gid] for gid in spec.autograded_ids()} == {None}
 
 
-def test_autograding_time_per_submission_stays_modest(course):
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_autograding_time_per_submission_stays_modest(graded, assignment):
+    course = graded(assignment)
     seconds = course["seconds"]
-    assert set(seconds) == set(bs.SUBMISSIONS)
+    assert set(seconds) == set(course["spec"].submissions)
     normal = [s for name, s in seconds.items() if name not in ("infinite_loop", "invalid_json")]
     assert max(normal) < 20, seconds  # kernel start plus about 1.5 s of cells
     assert course["wall"] < 60 + 20 * len(seconds), course["wall"]
-

@@ -5,7 +5,8 @@ results: ``fetch`` into a learner's folder; the submissions of
 :mod:`tests.grading.build_submissions` built from that student version;
 ``check`` on five of them (two at a time); and ``cohort grade`` on one course
 of eight submissions with 2 workers and on a copy of five of them with 1
-worker. The fast tests at the end cover the pieces (configuration, the
+worker. Every other assignment gets ``fetch``, and ``check`` on its solution,
+its blank version and one buggy submission. The fast tests at the end cover the pieces (configuration, the
 hidden-test scrubbing, failure reasons, the worker pool) without nbgrader
 running a kernel.
 """
@@ -30,9 +31,11 @@ import pytest
 from tests.grading import build_submissions as bs
 
 ROOT = Path(__file__).resolve().parents[2]
-ASSIGNMENT = bs.ASSIGNMENT
-AUTOGRADED = bs.autograded_ids()
-MANUAL = bs.manual_ids()
+#: The assignment the whole command line is exercised on; every other one gets fetch and check.
+SPEC = bs.RESILIENCE
+ASSIGNMENT = SPEC.id
+AUTOGRADED = SPEC.autograded_ids()
+MANUAL = SPEC.manual_ids()
 MAX_SCORE = sum(AUTOGRADED.values())
 #: nbgrader's per-cell limit in the cohort course (the slowest reference cell takes about 0.5 s).
 COHORT_CELL_TIMEOUT = 8
@@ -61,39 +64,39 @@ def html_text(path: Path) -> str:
     return html.unescape(re.sub(r"<[^>]+>", "", path.read_text(encoding="utf-8")))
 
 
-def hidden_test_lines(student_sources: str) -> set[str]:
-    """Lines of the source notebook's hidden test regions that no cell of the student version contains."""
+def _region_lines(source: Path, begin: str, end: str, shortest: int) -> set[str]:
+    """The stripped lines (at least ``shortest`` long) between ``begin`` and ``end`` marker lines of ``source``."""
     lines = set()
-    for cell in nbformat.read(bs.SOURCE, as_version=4).cells:
+    for cell in nbformat.read(source, as_version=4).cells:
         inside = False
         for line in cell.source.split("\n"):
-            if "### BEGIN HIDDEN TESTS" in line:
+            if begin in line:
                 inside = True
-            elif "### END HIDDEN TESTS" in line:
+            elif end in line:
                 inside = False
-            elif inside and len(line.strip()) >= 12 and line.strip() not in student_sources:
+            elif inside and len(line.strip()) >= shortest:
                 lines.add(line.strip())
+    return lines
+
+
+def hidden_test_lines(student_sources: str, spec=SPEC) -> set[str]:
+    """Lines of the source notebook's hidden test regions that no cell of the student version contains,
+    nor any reference solution (a learner's feedback shows their own code, which may well say
+    ``except ConnectionError:`` too)."""
+    solutions = "\n".join(spec.solution_code().values())
+    lines = {line for line in _region_lines(spec.source, "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS", 12)
+             if line not in student_sources and line not in solutions}
     assert len(lines) > 20, "the source notebook should have hidden tests to hide"
     return lines
 
 
-def mark_scheme_lines() -> set[str]:
+def mark_scheme_lines(spec=SPEC) -> set[str]:
     """Lines of the source notebook's mark schemes (the model answers of hand-graded tasks)."""
-    lines = set()
-    for cell in nbformat.read(bs.SOURCE, as_version=4).cells:
-        inside = False
-        for line in cell.source.split("\n"):
-            if "BEGIN MARK SCHEME" in line:
-                inside = True
-            elif "END MARK SCHEME" in line:
-                inside = False
-            elif inside and len(line.strip()) >= 20:
-                lines.add(line.strip())
-    return lines
+    return _region_lines(spec.source, "BEGIN MARK SCHEME", "END MARK SCHEME", 20)
 
 
-def assert_no_mark_scheme(text: str, where: str) -> None:
-    leaked = sorted(line for line in mark_scheme_lines() if line in text)
+def assert_no_mark_scheme(text: str, where: str, spec=SPEC) -> None:
+    leaked = sorted(line for line in mark_scheme_lines(spec) if line in text)
     assert not leaked and "MARK SCHEME" not in text, f"{where} shows a mark scheme: {leaked[:2]}"
 
 
@@ -174,7 +177,7 @@ def test_fetch_never_overwrites_a_learners_work_unless_forced(fetched, tmp_path)
 
 def test_unknown_assignment_is_refused_with_the_valid_ids(tmp_path):
     for args in (["fetch", "no-such-assignment"],
-                 ["check", str(bs.SOURCE), "--assignment", "no-such-assignment", "--no-feedback"]):
+                 ["check", str(SPEC.source), "--assignment", "no-such-assignment", "--no-feedback"]):
         run = run_cli(*args, cwd=tmp_path)
         assert run.returncode == 2, args
         assert "unknown assignment 'no-such-assignment'" in run.stderr
@@ -187,7 +190,7 @@ def test_unknown_assignment_is_refused_with_the_valid_ids(tmp_path):
 
 @pytest.fixture(scope="module")
 def submissions(fetched, tmp_path_factory):
-    return bs.build_submissions(fetched["notebook"], tmp_path_factory.mktemp("submissions"))
+    return SPEC.build_submissions(fetched["notebook"], tmp_path_factory.mktemp("submissions"))
 
 
 @pytest.fixture(scope="module")
@@ -230,7 +233,7 @@ def test_check_names_each_lost_question_with_the_error_message(checks):
     assert run.returncode == 0, run.stderr
     questions = question_lines(run.stdout)
     lost = {gid for gid, q in questions.items() if q[0] == "FAIL"}
-    assert lost == bs.EXPECTED_LOSSES["no_jitter"]
+    assert lost == SPEC.expected_losses["no_jitter"]
     for gid in lost:
         verdict, earned, possible, reason = questions[gid]
         assert earned == 0 and possible == AUTOGRADED[gid]
@@ -247,7 +250,7 @@ def test_check_grades_an_edited_test_cell_against_the_original(checks):
 def test_check_interrupts_an_infinite_loop_and_says_which_answer_looped(checks):
     run, wall = checks["infinite_loop"]
     assert run.returncode == 0, run.stderr
-    lost = bs.EXPECTED_LOSSES["infinite_loop"]
+    lost = SPEC.expected_losses["infinite_loop"]
     assert {gid for gid, q in question_lines(run.stdout).items() if q[0] == "FAIL"} == lost
     assert score_line(run.stdout) == (MAX_SCORE - sum(AUTOGRADED[g] for g in lost), MAX_SCORE)
     assert (f"note: your answer cell 'fallback' failed: CellTimeoutError: the cell ran longer than "
@@ -299,6 +302,75 @@ def test_check_refuses_what_is_not_a_notebook(tmp_path, content, message):
     assert run.stdout == ""
 
 
+# -- fetch and check on every other assignment ---------------------------------------------------
+
+OTHERS = [spec.id for spec in bs.SPECS.values() if spec is not SPEC]
+
+
+@pytest.fixture(scope="module")
+def checked_elsewhere(tmp_path_factory):
+    """``checked_elsewhere(assignment_id)``, once per assignment: ``fetch`` it, build its submissions
+    from that copy, and ``check`` the solution, the blank version and its first bug (two at a time)."""
+    done = {}
+
+    def get(assignment: str) -> dict:
+        if assignment not in done:
+            spec = bs.SPECS[assignment]
+            home = tmp_path_factory.mktemp(f"learner-{assignment}")
+            fetch = run_cli("fetch", assignment, cwd=home)
+            assert fetch.returncode == 0, fetch.stderr
+            notebook = home / "my-work" / assignment / f"{assignment}.ipynb"
+            paths = spec.build_submissions(notebook, home / "submissions")
+            bug = next(iter(spec.bugs))
+
+            def one(name):
+                return name, run_cli("check", str(paths[name]), cwd=paths[name].parent)
+
+            with ThreadPoolExecutor(2) as pool:
+                runs = dict(pool.map(one, ["solution", "blank", bug]))
+            sources = "\n".join(c.source for c in nbformat.read(notebook, as_version=4).cells)
+            done[assignment] = {"spec": spec, "fetch": fetch, "notebook": notebook, "paths": paths, "bug": bug,
+                                "runs": runs, "hidden": hidden_test_lines(sources, spec), "sources": sources}
+        return done[assignment]
+
+    return get
+
+
+@pytest.mark.parametrize("assignment", OTHERS)
+def test_fetch_gives_the_student_version_of_every_assignment(checked_elsewhere, assignment):
+    got = checked_elsewhere(assignment)
+    spec = got["spec"]
+    assert f"python -m autograder check my-work/{assignment}/{assignment}.ipynb" in got["fetch"].stdout
+    text = got["notebook"].read_text(encoding="utf-8")
+    for secret in ("BEGIN SOLUTION", "BEGIN HIDDEN TESTS", "MARK SCHEME", *spec.solution_secrets):
+        assert secret not in text, secret
+    assert_no_hidden_source(got["sources"], got["hidden"], f"the student version of {assignment}")
+
+
+@pytest.mark.parametrize("assignment", OTHERS)
+def test_check_scores_every_assignment_as_an_instructor_would(checked_elsewhere, assignment):
+    got = checked_elsewhere(assignment)
+    spec, runs = got["spec"], got["runs"]
+    autograded, manual = spec.autograded_ids(), spec.manual_ids()
+    total = sum(autograded.values())
+    for name, run in runs.items():
+        assert run.returncode == 0, (name, run.stderr[-2000:])
+        assert_no_hidden_source(run.stdout + run.stderr, got["hidden"], f"check output for {assignment}/{name}")
+        assert "Traceback" not in run.stdout + run.stderr, name
+        feedback = got["paths"][name].parent / "feedback" / f"{name}.html"
+        assert_no_hidden_source(html_text(feedback), got["hidden"], f"feedback for {assignment}/{name}")
+        assert_no_mark_scheme(html_text(feedback), f"feedback for {assignment}/{name}", spec)
+    assert score_line(runs["solution"].stdout) == (total, total)
+    for gid in manual:
+        assert re.search(rf"^\s+hand\s+{gid}\s+- / {manual[gid]:g}\s+graded by hand", runs["solution"].stdout, re.M)
+    assert runs["blank"].stdout.rstrip("\n").split("\n")[-1] == f"score: 0 / {total:g}"
+    questions = question_lines(runs[got["bug"]].stdout)
+    lost = {gid for gid, q in questions.items() if q[0] == "FAIL"}
+    assert lost == spec.expected_losses[got["bug"]]
+    assert all(re.match(r"^\w+Error: \S", questions[gid][3]) for gid in lost), questions
+    assert score_line(runs[got["bug"]].stdout) == (total - sum(autograded[g] for g in lost), total)
+
+
 # -- cohort grade -------------------------------------------------------------------------------
 
 
@@ -310,16 +382,16 @@ def _read_report(course: Path) -> dict[str, dict]:
 @pytest.fixture(scope="module")
 def cohort(tmp_path_factory, submissions):
     base = tmp_path_factory.mktemp("cohort")
-    course = bs.make_course(base / "course", timeout=COHORT_CELL_TIMEOUT)
-    bs.generate_student_version(course)  # nbgrader generate_assignment: release/ and the gradebook
+    course = SPEC.make_course(base / "course", timeout=COHORT_CELL_TIMEOUT)
+    SPEC.generate_student_version(course)  # nbgrader generate_assignment: release/ and the gradebook
     deleted = nbformat.read(submissions["solution"], as_version=4)
     deleted.cells = [c for c in deleted.cells
                      if c.metadata.get("nbgrader", {}).get("grade_id") not in DELETED_TEST_CELLS]
     nbformat.write(deleted, base / "deletes_test_cells.ipynb")
-    bs.submit(course, {**submissions, "deletes_test_cells": base / "deletes_test_cells.ipynb"}, COHORT)
+    SPEC.submit(course, {**submissions, "deletes_test_cells": base / "deletes_test_cells.ipynb"}, COHORT)
     single = base / "course_one_worker"
     shutil.copytree(course, single)
-    bs.make_course(single, timeout=COHORT_CELL_TIMEOUT)  # its own nbgrader_config.py (paths are absolute)
+    SPEC.make_course(single, timeout=COHORT_CELL_TIMEOUT)  # its own nbgrader_config.py (paths are absolute)
     for student in set(COHORT) - set(ONE_WORKER):
         shutil.rmtree(single / "submitted" / student)
 
@@ -338,7 +410,7 @@ def test_cohort_report_has_a_row_for_every_submission(cohort):
     assert sorted(report) == sorted(COHORT)
     for name, row in report.items():
         assert row["max_score"] == f"{MAX_SCORE:g}"
-        assert row["status"] == ("failed" if name in bs.UNGRADABLE else "graded"), name
+        assert row["status"] == ("failed" if name in SPEC.ungradable else "graded"), name
     header = next(csv.reader((cohort["course"] / "reports" / f"{ASSIGNMENT}_report.csv").open()))
     assert header[:4] == ["student", "status", "score", "max_score"]
     assert header[4:-2] == list(AUTOGRADED) and header[-2:] == ["reason", "seconds"]
@@ -350,7 +422,7 @@ def test_cohort_scores_each_submission_as_nbgrader_does(cohort):
                  "infinite_loop"):
         row = report[name]
         # Deleted test cells are put back (OverwriteCells.add_missing_cells) and pass for a correct solution.
-        lost = set(AUTOGRADED) if name == "blank" else bs.EXPECTED_LOSSES.get(name, set())
+        lost = set(AUTOGRADED) if name == "blank" else SPEC.expected_losses.get(name, set())
         assert {gid for gid in AUTOGRADED if float(row[gid]) < AUTOGRADED[gid]} == lost, name
         assert float(row["score"]) == MAX_SCORE - sum(AUTOGRADED[g] for g in lost), name
         assert all(gid in row["reason"] for gid in lost), name
@@ -360,7 +432,7 @@ def test_cohort_lists_ungradable_submissions_with_zero_and_the_reason(cohort):
     report = cohort["report"]
     assert report["os_exit"]["score"] == "0" and "kernel died" in report["os_exit"]["reason"]
     assert report["invalid_json"]["score"] == "0" and "not valid JSON" in report["invalid_json"]["reason"]
-    for name in bs.UNGRADABLE:
+    for name in SPEC.ungradable:
         assert all(report[name][gid] == "0" for gid in AUTOGRADED)
         assert "NOT GRADED" in cohort["run"].stderr and name in cohort["run"].stdout
         log = cohort["course"] / "reports" / "logs" / ASSIGNMENT / f"{name}.log"
@@ -383,14 +455,14 @@ def test_cohort_records_grades_in_the_course_gradebook_and_exports_them(cohort):
     assert float(exported["os_exit"]["raw_score"]) == 0
     for name in COHORT:
         autograded = course / "autograded" / name / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
-        assert autograded.is_file() == (name not in bs.UNGRADABLE), name
+        assert autograded.is_file() == (name not in SPEC.ungradable), name
 
 
 def test_cohort_feedback_exists_for_graded_submissions_without_hidden_tests(cohort, hidden):
     course = cohort["course"]
     for name in COHORT:
         feedback = course / "feedback" / name / ASSIGNMENT / f"{ASSIGNMENT}.html"
-        assert feedback.is_file() == (name not in bs.UNGRADABLE), name
+        assert feedback.is_file() == (name not in SPEC.ungradable), name
         if feedback.is_file():
             assert_no_hidden_source(html_text(feedback), hidden, f"feedback for {name}")
             assert_no_mark_scheme(html_text(feedback), f"feedback for {name}")
@@ -405,7 +477,7 @@ def test_cohort_figure_is_a_png(cohort):
 def test_cohort_shows_progress_and_where_everything_went(cohort):
     err, out = cohort["run"].stderr, cohort["run"].stdout
     bar = [line for line in err.splitlines() if line.startswith("grading")]
-    steps = 2 * len(COHORT) - len(bs.UNGRADABLE)  # autograde each, feedback for each graded one
+    steps = 2 * len(COHORT) - len(SPEC.ungradable)  # autograde each, feedback for each graded one
     assert len(bar) == steps and re.match(rf"grading\s+\[#+\]\s+{steps}/{steps}\s", bar[-1]), bar[-1]
     assert any("NOT GRADED os_exit: " in line and "kernel died" in line for line in bar)
     assert any("feedback for solution" in line for line in bar)
@@ -437,7 +509,7 @@ def test_cohort_grade_refuses_a_directory_that_is_not_a_graded_course(tmp_path):
     missing = run_cli("cohort", "grade", str(tmp_path / "nowhere"), cwd=tmp_path)
     assert missing.returncode == 2 and "no such course directory" in missing.stderr
     (tmp_path / "course" / "source" / ASSIGNMENT).mkdir(parents=True)
-    shutil.copy(bs.SOURCE, tmp_path / "course" / "source" / ASSIGNMENT)
+    shutil.copy(SPEC.source, tmp_path / "course" / "source" / ASSIGNMENT)
     not_generated = run_cli("cohort", "grade", str(tmp_path / "course"), cwd=tmp_path)
     assert not_generated.returncode == 2
     assert "nbgrader generate_assignment" in not_generated.stderr
@@ -545,11 +617,12 @@ def test_assignment_inferred_from_name_folder_or_cells(tmp_path):
     from autograder import AutograderError
     from autograder.assignments import find_assignment, infer_assignment, list_assignments
 
-    assert ASSIGNMENT in [a.id for a in list_assignments()]
-    assert find_assignment(ASSIGNMENT).notebook == bs.SOURCE
-    by_cells = tmp_path / "attempt 3.ipynb"
-    shutil.copy(bs.SOURCE, by_cells)
-    assert infer_assignment(by_cells).id == ASSIGNMENT
+    assert [a.id for a in list_assignments()] == sorted(bs.SPECS)
+    for spec in bs.SPECS.values():
+        assert find_assignment(spec.id).notebook == spec.source
+        by_cells = tmp_path / f"attempt of {spec.id}.ipynb"
+        shutil.copy(spec.source, by_cells)
+        assert infer_assignment(by_cells).id == spec.id
     (tmp_path / ASSIGNMENT).mkdir()
     by_folder = tmp_path / ASSIGNMENT / "copy.ipynb"
     by_folder.write_text("{}")
@@ -602,8 +675,9 @@ def test_binder_postbuild_gives_learners_their_copies(tmp_path):
     run = subprocess.run(["bash", str(post_build)], cwd=tmp_path, env=env, capture_output=True, text=True,
                          timeout=300)
     assert run.returncode == 0, run.stderr
-    copy = tmp_path / "my-work" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
-    assert copy.is_file() and "BEGIN HIDDEN TESTS" not in copy.read_text()
+    for assignment in bs.SPECS:
+        copy = tmp_path / "my-work" / assignment / f"{assignment}.ipynb"
+        assert copy.is_file() and "BEGIN HIDDEN TESTS" not in copy.read_text(), assignment
     assert "my-work/" in (ROOT / ".gitignore").read_text().split()
 
 

@@ -119,9 +119,10 @@ def test_map_marks_exactly_the_existing_lessons_available():
 
 def test_assignment_commands_shown_are_the_real_ones():
     text = _lesson00_markdown()
-    assert "python -m autograder fetch resilience" in text
-    assert "python -m autograder check my-work/resilience/resilience.ipynb" in text
     from autograder.assignments import find_assignment
-    find_assignment("resilience")  # raises if the assignment the start page names does not exist
-    later = text[text.index("consistency"):].split("\n\n")[0]
+    for assignment in ("resilience", "consistency"):
+        assert f"python -m autograder fetch {assignment}" in text
+        assert f"python -m autograder check my-work/{assignment}/{assignment}.ipynb" in text
+        find_assignment(assignment)  # raises if the assignment the start page names does not exist
+    later = text[text.index("The testing"):].split("\n\n")[0]
     assert "coming soon" in later.lower()
