@@ -59,6 +59,7 @@ from course.sim import (Backoff, Client, Constant, Down, FaultSchedule, OpenLoop
                         RetryBudget, Service, Simulation, Slow, Timeout, _validate)
 from course.sim import metrics
 from course.sim.records import Steps
+from course.sim._gc import gc_paused
 from course.sim.service import REFUSE_DELAY
 from course.sim.streams import _BATCH
 
@@ -261,6 +262,7 @@ class _Clock:
         return self.t
 
 
+@gc_paused()
 def simulate(rate: float = 280.0, outage_s: float = 10.0, outage_kind: str = "stall", policy: str = "retry_once",
              load_after: float = 1.0, drop_expired: bool = False, seed: int = 1, duration: float = DURATION,
              outage_start: float = OUTAGE_START, change_at: float = CHANGE_AT) -> MetastableResult:
@@ -269,11 +271,12 @@ def simulate(rate: float = 280.0, outage_s: float = 10.0, outage_kind: str = "st
     This is :func:`simulate_stack`'s system (``Service``, ``Client([Retry,
     Timeout])``, ``OpenLoop``) written directly at the engine's level, about
     ten times cheaper, the way :func:`course.bench.run_course_sim_engine`
-    writes its model: the same named random stream for the arrivals, the very
-    :class:`~course.sim.Retry`, :class:`~course.sim.RetryBudget` and
-    :class:`~course.sim.Timeout` objects, and a clock that moves from one
-    moment that matters to the next. It records only what the plots and the
-    summary read.
+    writes its model: the same named random stream for the arrivals, the same
+    :class:`~course.sim.Retry` settings (its decision specialised to this
+    policy: retry at once while attempts remain), the very
+    :class:`~course.sim.RetryBudget` and :class:`~course.sim.Timeout`
+    objects, and a clock that moves from one moment that matters to the next.
+    It records only what the plots and the summary read.
 
     What makes it cheap, and why it is exact rather than an approximation:
 
@@ -315,10 +318,14 @@ def simulate(rate: float = 280.0, outage_s: float = 10.0, outage_kind: str = "st
     clock = _Clock()
     budget = None if ratio is None else RetryBudget(clock, ratio=ratio, window=BUDGET_WINDOW)
     retry = Retry(max_attempts, Backoff("none"), budget=budget)
-    next_delay = retry.next_delay
     timeout = Timeout(TIMEOUT)
-    jitter = sim.rng("client:app-to-db:jitter")  # the Client's stream for retry sleeps (unused by "none")
     TIMEOUT_, ERROR, REJECTED = Outcome.TIMEOUT, Outcome.ERROR, Outcome.REJECTED
+    # Retry.next_delay, specialised to this policy: Backoff "none" waits 0 s and draws nothing, there is no
+    # overall deadline, and all the database's failures (a timeout, a refusal, a rejection) are retryable.
+    # So an attempt is retried, at once, iff it was not the last one and the budget (asked last, as
+    # next_delay asks it) has a token. The equivalence test holds this to the stack's Retry.
+    assert retry.deadline is None and retry.backoff.kind == "none" and {TIMEOUT_, ERROR, REJECTED} <= retry.retry_on
+    try_spend = None if budget is None else budget.try_spend
 
     inf = math.inf
     n_requests = len(arrivals)
@@ -382,22 +389,17 @@ def simulate(rate: float = 280.0, outage_s: float = 10.0, outage_kind: str = "st
                     req_end[request] = end
                     req_ok[request] = True
                     continue
-                outcome = TIMEOUT_
+                # otherwise it timed out
             else:
                 now = r
                 if now > duration:
                     break
-                _, request, number = refusals.popleft()
-                outcome = ERROR
+                _, request, number = refusals.popleft()  # refused: an error
             clock.t = now
-            # (Retry gives up on the last attempt before it looks at anything else, so skip the call.)
-            delay = next_delay(number, outcome, arrivals[request], now, 0.0, jitter) if number < max_attempts \
-                else None
-            if delay is None:
+            if number >= max_attempts or (try_spend is not None and not try_spend()):
                 req_end[request] = now
                 continue
-            now += delay
-            number += 1
+            number += 1  # retried at once
         # Attempt ``number`` of ``request`` leaves the app at ``now``.
         while True:
             sent_append(now)
@@ -415,13 +417,10 @@ def simulate(rate: float = 280.0, outage_s: float = 10.0, outage_kind: str = "st
                 heappush(running, end)
             elif len(queue) >= queue_limit:  # rejected at once: the retry policy decides now
                 clock.t = now
-                delay = next_delay(number, REJECTED, arrivals[request], now, 0.0, jitter) if number < max_attempts \
-                    else None
-                if delay is None:
+                if number >= max_attempts or (try_spend is not None and not try_spend()):
                     req_end[request] = now
                     break
-                now += delay
-                number += 1
+                number += 1  # retried at once
                 continue
             else:
                 q = len(q_arrival)
