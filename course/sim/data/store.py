@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .. import _validate
-from ..latency import Exponential, Latency
+from ..latency import Constant, Exponential, Latency
 
 ROUTINGS = ("primary", "random", "sticky", "read_your_writes")
 
@@ -33,7 +33,8 @@ def _as_pair(record: Record | None):
 class Store:
     """A primary with ``replicas`` read replicas, each behind by its own ``lag`` draw per write.
 
-    Replica ``i`` draws its lag from stream ``f"store:{name}:lag:{i}"`` and keeps
+    ``lag`` is a latency distribution (default Exponential(0.1)) or a fixed
+    number of seconds. Replica ``i`` draws its lag from stream ``f"store:{name}:lag:{i}"`` and keeps
     the highest version it has seen of each key, so a write that arrives late
     never overwrites a newer one. With a ``history``, reads, writes and
     compare-and-sets are recorded as operations whose value is ``(value, version)``.
@@ -43,10 +44,15 @@ class Store:
     applied, for plots.
     """
 
-    def __init__(self, sim, name: str = "db", replicas: int = 2, lag: Latency | None = None, history=None):
+    def __init__(self, sim, name: str = "db", replicas: int = 2, lag: Latency | float | None = None, history=None):
         _validate.integer_at_least("replicas", replicas, 0)
         if lag is None:
             lag = Exponential(0.1)
+        if isinstance(lag, (int, float)) and not isinstance(lag, bool):  # a fixed lag in seconds
+            if not lag >= 0:  # also catches NaN
+                raise ValueError(f"lag must be >= 0 seconds (replication cannot arrive before the write), "
+                                 f"got {lag!r}")
+            lag = Constant(float(lag))
         if not isinstance(lag, Latency):
             raise ValueError(f"lag must be a course.sim.latency.Latency (e.g. Exponential(0.1)), got {lag!r}")
         mean = lag.mean

@@ -193,12 +193,24 @@ def test_read_routed_by_name_keeps_sticky_pins_and_read_your_writes_never_reads_
 @pytest.mark.parametrize("kwargs, message", [
     (dict(replicas=-1), r"replicas must be a whole number >= 0, got -1"),
     (dict(replicas=1.5), r"replicas must be a whole number >= 0, got 1.5"),
-    (dict(lag=0.1), r"lag must be a course.sim.latency.Latency"),
+    (dict(lag="0.1 s"), r"lag must be a course.sim.latency.Latency"),
+    (dict(lag=-0.1), r"lag must be >= 0 seconds \(replication cannot arrive before the write\), got -0.1"),
+    (dict(lag=float("nan")), r"lag must be >= 0 seconds"),
     (dict(lag=_NegativeMean()), r"lag must have a mean >= 0 seconds .* got a mean of -1.0"),
 ])
 def test_impossible_settings_are_rejected(kwargs, message):
     with pytest.raises(ValueError, match=message):
         Store(Simulation(seed=0), **kwargs)
+
+
+def test_a_number_is_a_fixed_lag():
+    sim = Simulation(seed=0)
+    db = Store(sim, replicas=1, lag=0.25)
+    db.write("x", 1)
+    sim.run(until=0.2499)
+    assert db.read("x", 0) is None
+    sim.run(until=0.25)
+    assert db.read("x", 0) == Record(1, 1)
 
 
 def test_negative_constant_lag_is_impossible():
