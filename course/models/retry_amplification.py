@@ -20,18 +20,30 @@ Two defences, each on or off:
 Capacity is deliberately not modelled (every layer has far more workers than
 it needs): this model counts attempts. What those attempts do to a bottom
 layer that is already struggling is the metastable model's subject.
+
+The system exists twice. :func:`simulate_stack` assembles it from course.sim's
+parts (:func:`build`: ``Service``, ``Client([Retry])``, ``OpenLoop``), as the
+lesson describes it; :func:`simulate`, which the dashboard and the tests run,
+is the very same system written directly at the engine's level: several
+times cheaper (about eight times at the dashboard's defaults), and identical
+to the last bit (``tests/models/test_retry_storm_equivalence.py`` checks the
+two against each other).
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from heapq import heappop, heappush, heapreplace
+from itertools import chain
 
 import numpy as np
 
 from course.sim import (Backoff, Client, Dependency, Errors, Exponential, FaultSchedule, OpenLoop, Outcome, Retry,
                         RetryBudget, Service, Simulation, _validate)
 from course.sim import metrics
+from course.sim._gc import gc_paused
+from course.sim.streams import _BATCH
 
 #: Top-level requests per second, simulated seconds per run, and when the bottom layer fails.
 RATE = 10.0
@@ -85,18 +97,8 @@ def build(sim, layers: int, attempts: int, budget: bool, no_retry: bool, failure
     return clients[0], services, clients
 
 
-def simulate(layers: int = 3, attempts: int = 4, budget: bool = False, no_retry: bool = False,
-             rate: float = RATE, duration: float = DURATION, failure: tuple = FAILURE,
-             budget_ratio: float = BUDGET_RATIO, measure: tuple | None = None, seed: int = 1) -> RetryStormResult:
-    """Run the chain once: arrivals stop at ``duration``, and the run goes on until every request is answered.
-
-    ``failure`` is (start, end) in seconds (``(0, math.inf)``: the bottom
-    always fails). Amplification is counted per top-level request: the calls
-    that reached each layer on its behalf, averaged over the requests that
-    started inside ``measure`` (by default the failure, cut at ``duration``)
-    and were answered before the failure ended, so that every one of them
-    saw the bottom failing from start to finish.
-    """
+def _check(layers, attempts, rate, duration, failure, budget_ratio, measure) -> tuple:
+    """Validate the settings; returns the measuring window (by default the failure, cut at ``duration``)."""
     _validate.integer_at_least("layers", layers, 1)
     _validate.integer_at_least("attempts", attempts, 1)
     _validate.positive("rate", rate)
@@ -110,19 +112,23 @@ def simulate(layers: int = 3, attempts: int = 4, budget: bool = False, no_retry:
         measure = (start, min(end, duration))
     if not measure[1] > measure[0]:
         raise ValueError(f"the measuring window must have positive length, got {measure!r}")
-    sim = Simulation(seed=seed)
-    entry, services, _ = build(sim, layers, attempts, budget, no_retry, failure, budget_ratio)
-    load = OpenLoop(sim, entry, rate, until=duration)
-    sim.run()
+    return measure
 
-    requests = load.records()
+
+def _result(requests: dict, layer_arrivals: list, layer_roots: list, layers: int, attempts: int, duration: float,
+            failure: tuple, measure: tuple) -> RetryStormResult:
+    """The plotted series and the summary from a run's records.
+
+    ``requests``: per top-level request, ``root`` (its id), ``start``, ``end`` and ``outcome``;
+    ``layer_arrivals``/``layer_roots``: per layer, top first, when each call reached it and its request's id.
+    """
+    start, end = failure
     roots = requests["root"]
     edges = metrics.window_edges(duration, WINDOW)
-    records = [s.records() for s in services]
-    arrivals = np.array([metrics.windowed_rate(r["arrival"], edges) for r in records])
+    arrivals = np.array([metrics.windowed_rate(a, edges) for a in layer_arrivals])
     # Calls reaching each layer, counted per top-level request (a request's id is its root; ids are consecutive).
     first = int(roots.min()) if roots.size else 0
-    per_request = np.array([np.bincount(r["root"] - first, minlength=roots.size)[:roots.size] for r in records])
+    per_request = np.array([np.bincount(r - first, minlength=roots.size)[:roots.size] for r in layer_roots])
     inside = ((requests["start"] >= measure[0]) & (requests["start"] < measure[1])
               & (requests["end"] <= end))
     amplification = (per_request[:, inside].mean(axis=1) if inside.any()
@@ -144,6 +150,263 @@ def simulate(layers: int = 3, attempts: int = 4, budget: bool = False, no_retry:
         bottom_per_request=per_request[-1], request_start=requests["start"], failure=(start, end),
         layers=layers, summary=summary,
     )
+
+
+def simulate_stack(layers: int = 3, attempts: int = 4, budget: bool = False, no_retry: bool = False,
+                   rate: float = RATE, duration: float = DURATION, failure: tuple = FAILURE,
+                   budget_ratio: float = BUDGET_RATIO, measure: tuple | None = None,
+                   seed: int = 1) -> RetryStormResult:
+    """The chain built from course.sim's parts (:func:`build`: ``Service``, ``Client([Retry])``, ``OpenLoop``).
+
+    This is the model as the lesson describes it, assembled from the same
+    parts as every other model in the course, every call logged at every hop.
+    :func:`simulate` runs the very same system written at the engine's level,
+    several times cheaper, which the dashboard needs; the two give
+    identical results (``tests/models/test_retry_storm_equivalence.py``). The
+    arguments and the result are :func:`simulate`'s.
+    """
+    measure = _check(layers, attempts, rate, duration, failure, budget_ratio, measure)
+    sim = Simulation(seed=seed)
+    entry, services, _ = build(sim, layers, attempts, budget, no_retry, failure, budget_ratio)
+    load = OpenLoop(sim, entry, rate, until=duration)
+    sim.run()
+    records = [s.records() for s in services]
+    return _result(load.records(), [r["arrival"] for r in records], [r["root"] for r in records], layers, attempts,
+                   duration, failure, measure)
+
+
+def _arrival_times(sim: Simulation, rate: float, until: float) -> list:
+    """The top-level arrival times, drawn exactly as :class:`~course.sim.OpenLoop` draws them (constant rate).
+
+    OpenLoop thins a Poisson stream at its peak rate, here the one rate:
+    from each arrival (from 0 for the first) it adds an exponential gap, then
+    keeps the candidate unless ``uniform() * peak >= rate`` (one uniform per
+    candidate, even at a constant rate), all from its stream
+    ``load:load:arrivals``. This is that loop, on the same stream.
+    """
+    stream = sim.rng("load:load:arrivals")  # OpenLoop's stream for its default name, "load"
+    exponential, uniform = stream.exponential, stream.random
+    mean = 1.0 / rate
+    times = []
+    t = 0.0
+    while True:
+        t = t + exponential(mean)
+        while t < until and uniform() * rate >= rate:
+            t += exponential(mean)
+        if not t < until:
+            return times
+        times.append(t)
+
+
+def _draws(stream, kind: str, scale: float = 1.0):
+    """An iterator over the numbers ``stream`` hands out for one kind of draw, each times ``scale``.
+
+    ``kind`` is ``"random"`` (what :meth:`~course.sim.streams.Stream.random`
+    returns) or ``"exponential"`` (``Stream.exponential(scale)``), for a fresh
+    stream used for that kind of draw only. A Stream fills a list with a
+    batch of :data:`~course.sim.streams._BATCH` draws from its generator and
+    pops it from the end; this hands out the same floats in the same order
+    (numpy multiplies as Python does, correctly rounded), without a Python
+    call per draw.
+    """
+    generator = stream.generator
+    fill = generator.random if kind == "random" else generator.standard_exponential
+
+    def batches():
+        while True:
+            batch = fill(_BATCH)[::-1]
+            yield (batch if scale == 1.0 else scale * batch).tolist()
+
+    return chain.from_iterable(batches())
+
+
+class _Clock:
+    """The run's clock for the retry budgets: the time of the event being handled."""
+
+    __slots__ = ("t",)
+
+    def __init__(self):
+        self.t = 0.0
+
+    def now(self) -> float:
+        return self.t
+
+
+@gc_paused()
+def simulate(layers: int = 3, attempts: int = 4, budget: bool = False, no_retry: bool = False,
+             rate: float = RATE, duration: float = DURATION, failure: tuple = FAILURE,
+             budget_ratio: float = BUDGET_RATIO, measure: tuple | None = None, seed: int = 1) -> RetryStormResult:
+    """Run the chain once: arrivals stop at ``duration``, and the run goes on until every request is answered.
+
+    ``failure`` is (start, end) in seconds (``(0, math.inf)``: the bottom
+    always fails). Amplification is counted per top-level request: the calls
+    that reached each layer on its behalf, averaged over the requests that
+    started inside ``measure`` (by default the failure, cut at ``duration``)
+    and were answered before the failure ended, so that every one of them
+    saw the bottom failing from start to finish.
+
+    This is :func:`simulate_stack`'s system (``Service``, ``Client([Retry])``,
+    ``OpenLoop``) written directly at the engine's level, several times
+    cheaper, as :func:`course.models.metastable.simulate` is: one event heap
+    ordered as :class:`~course.sim.Simulation`'s, by (time, order of
+    scheduling); the same named random streams; the very
+    :class:`~course.sim.Retry`, :class:`~course.sim.Backoff` and
+    :class:`~course.sim.RetryBudget` objects; and no per-hop logs, Call, Job
+    or callback objects: it records only what the result reads (when each
+    call reached each layer and for which request; each request's start, end
+    and outcome). Why the result is the stack's, bit for bit:
+
+    * **The same events, in the same order.** With no queues (a layer never
+      has more calls in progress than there are requests in flight, far
+      below :data:`WORKERS`; a run with more requests than that is handed to
+      :func:`simulate_stack`), the stack schedules three kinds of event: an
+      arrival, the end of a layer's own work, and the end of a retry's sleep.
+      Everything else (submitting a call, calling the layer below, an answer
+      travelling back up through the clients and services) happens
+      synchronously inside them. Each event schedules at most one more for
+      its request (an arrival also schedules the next arrival, after its
+      request's first event), so every request has exactly one event pending.
+      Here each such event is one heap entry at the same time, computed with
+      the same arithmetic (now + drawn delay), and entries are numbered in
+      the order the stack schedules them, so even ties break the same way.
+    * **The same draws from the same streams, in the same order.** Layer k
+      draws its work from ``service:layer{k}:work`` (:data:`WORK`, an
+      exponential) when a call reaches it. The client to layer k decides as
+      ``Retry.next_delay`` does, specialised to these policies (no overall
+      deadline, full jitter): an outcome it retries (``ERROR``, not
+      ``NO_RETRY``) on an attempt before the last gets a sleep of
+      ``uniform(0, Backoff.ceiling(attempt - 1))`` from
+      ``client:to-layer{k}:jitter``, drawn before its budget is asked and
+      drawn even if the budget then refuses; anything else gives up at once,
+      drawing nothing and leaving the budget alone. Each client's budget
+      counts a request when the client is called, on a clock set to the
+      event's time. Arrivals come from ``load:load:arrivals`` as OpenLoop
+      draws them. The work and jitter numbers are read straight from each
+      stream's generator in the Stream's own batches and order (see
+      :func:`_draws`), the very floats its calls would return.
+    * **The draws it skips decide nothing.** Dependencies are always called
+      (probability 1, so ``routes`` is never drawn), there is no network
+      latency, and the bottom's ``faults`` stream is drawn only to fail a
+      call with probability 1 (``random() < 1`` always holds) during the
+      failure, and not at all outside it, where the error rate is 0; no
+      other draw comes from these streams.
+
+    ``tests/models/test_retry_storm_equivalence.py`` checks it against
+    :func:`simulate_stack` over every control setting of the dashboard.
+    """
+    measure = _check(layers, attempts, rate, duration, failure, budget_ratio, measure)
+    sim = Simulation(seed=seed)  # its named streams; the clock is this function's own loop
+    arrivals = _arrival_times(sim, rate, duration)
+    n = len(arrivals)
+    if n > WORKERS:  # enough requests in flight to make a layer queue: only the stack models that
+        return simulate_stack(layers, attempts, budget, no_retry, rate, duration, failure, budget_ratio, measure,
+                              seed)
+    fail_start, fail_end = failure
+    L = layers
+    clock = _Clock()
+    # Index k = 1..L: layer k's work draws (WORK's sampler, Stream.exponential(mean), as an iterator: see
+    # _draws), and the Retry, budget and jitter draws (Stream.random) of the client to layer k.
+    assert isinstance(WORK, Exponential)
+    work = [None] + [_draws(sim.rng(f"service:layer{k}:work"), "exponential", WORK.mean) for k in range(1, L + 1)]
+    budgets = [None] + [RetryBudget(clock, ratio=budget_ratio, window=BUDGET_WINDOW) if budget else None
+                        for _ in range(L)]
+    retries = [None] + [Retry(attempts, BACKOFF, budget=budgets[k]) for k in range(1, L + 1)]
+    jitter = [None] + [_draws(sim.rng(f"client:to-layer{k}:jitter"), "random") for k in range(1, L + 1)]
+    # Retry.next_delay specialised to these policies (see the docstring); the equivalence test holds it to the
+    # stack's Retry. ceilings[n]: Backoff.ceiling(n - 1), the full-jitter range after attempt n.
+    retry = retries[1]
+    backoff = retry.backoff
+    assert all(r.deadline is None and r.backoff is backoff for r in retries[1:]) and backoff.kind == "full_jitter"
+    max_attempts, retry_on = retry.max_attempts, retry.retry_on
+    ceilings = [None] + [backoff.ceiling(number - 1) for number in range(1, max_attempts)]
+    try_spend = [None] + [r.budget.try_spend if r.budget is not None else None for r in retries[1:]]
+    OK, ERROR = Outcome.OK, Outcome.ERROR
+    above_failure = Outcome.NO_RETRY if no_retry else Outcome.ERROR  # what a layer answers when its calls fail
+
+    req_end = [math.nan] * n
+    req_outcome = [-1] * n
+    times = [None] + [[] for _ in range(L)]  # per layer: when each call reached it
+    roots = [None] + [[] for _ in range(L)]  # ... and its request's id
+    # A request's state: [its id, the attempt number at each client 1..L]. (Nothing else that Retry keeps per
+    # call matters here: full jitter ignores the last sleep, and with no deadline the call's start is unused.)
+    # Heap entries: (time, number, what, state). what = k > 0: layer k's work ends; -k: client k's sleep ends
+    # (its next attempt leaves); 0: a request arrives.
+    heap = [(arrivals[0], 0, 0, None)] if n else []
+    seq = 0
+    i = 0
+    while heap:
+        now, _, what, st = heap[0]
+        if what > 0:
+            if what < L:  # layer k calls the client to layer k + 1, whose first attempt reaches it now
+                k = what + 1
+                if budget:
+                    clock.t = now
+                    budgets[k].record_request()
+                st[k] = 1
+                times[k].append(now)
+                roots[k].append(st[0])
+                seq += 1
+                heapreplace(heap, (now + next(work[k]), seq, k, st))
+                continue
+            # The bottom answers: an error throughout the failure, OK outside it.
+            if fail_start <= now < fail_end:
+                outcome = ERROR
+            else:  # OK all the way up, at once
+                request = st[0]
+                req_end[request] = now
+                req_outcome[request] = OK
+                heappop(heap)
+                continue
+            k = L
+            while True:  # the failure travels up until a client retries it or it reaches the users
+                number = st[k]
+                if number < max_attempts and outcome in retry_on:
+                    # Backoff.delay: float(jitter.uniform(0.0, ceiling)), and Stream.uniform(0.0, c) is
+                    # 0.0 + (c - 0.0) * random(), which is c * random() to the last bit (c > 0, random() >= 0).
+                    delay = ceilings[number] * next(jitter[k])
+                    if budget:
+                        clock.t = now
+                        spent = try_spend[k]()
+                    else:
+                        spent = True
+                    if spent:
+                        st[k] = number + 1
+                        seq += 1
+                        heapreplace(heap, (now + delay, seq, -k, st))
+                        break
+                if k == 1:
+                    request = st[0]
+                    req_end[request] = now
+                    req_outcome[request] = outcome
+                    heappop(heap)
+                    break
+                k -= 1
+                outcome = above_failure
+        elif what < 0:  # client k's next attempt reaches layer k
+            k = -what
+            times[k].append(now)
+            roots[k].append(st[0])
+            seq += 1
+            heapreplace(heap, (now + next(work[k]), seq, k, st))
+        else:  # request i arrives: the users' client is called, and its first attempt reaches layer 1
+            if budget:
+                clock.t = now
+                budgets[1].record_request()
+            st = [i] + [0] * L
+            st[1] = 1
+            times[1].append(now)
+            roots[1].append(i)
+            seq += 1
+            heapreplace(heap, (now + next(work[1]), seq, 1, st))
+            i += 1
+            if i < n:  # OpenLoop schedules the next arrival after the request has been sent
+                seq += 1
+                heappush(heap, (arrivals[i], seq, 0, None))
+
+    requests = {"root": np.arange(n, dtype=np.int64), "start": np.array(arrivals, dtype=float),
+                "end": np.array(req_end, dtype=float), "outcome": np.array(req_outcome, dtype=np.int8)}
+    return _result(requests, [np.array(t, dtype=float) for t in times[1:]],
+                   [np.array(r, dtype=np.int64) for r in roots[1:]], layers, attempts, duration, failure, measure)
 
 
 def always_failing(**settings) -> RetryStormResult:
