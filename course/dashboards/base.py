@@ -21,6 +21,8 @@ import ipywidgets as widgets
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from course.sim._gc import gc_paused
+
 #: Figure resolution for the PNG shown in the notebook.
 DPI = 80
 
@@ -100,7 +102,12 @@ class Dashboard:
     def update(self):
         """Simulate at the current control values, redraw the figure in place, and return the result."""
         started = time.perf_counter()
-        self.result = self.simulate(**self.params)
+        # A run allocates (and drops) tens of thousands of objects. With the collector running, the
+        # survivors of a few passes get promoted to the oldest generation and, in a kernel already holding
+        # every dashboard's figure and widgets, soon set off a full collection that costs far more than
+        # the run itself. Paused, they are freed by reference counting as the run ends.
+        with gc_paused():
+            self.result = self.simulate(**self.params)
         simulated = time.perf_counter()
         self.draw(self.result)
         self.image.value = self.render_png()
