@@ -60,6 +60,7 @@ from course.sim import (Backoff, Client, Constant, Down, FaultSchedule, OpenLoop
 from course.sim import metrics
 from course.sim.records import Steps
 from course.sim._gc import gc_paused
+from course.sim.clock import LoopClock
 from course.sim.service import REFUSE_DELAY
 from course.sim.streams import _BATCH
 
@@ -250,18 +251,6 @@ def _arrival_times(sim: Simulation, schedule, until: float) -> list:
     return candidates[keep].tolist()
 
 
-class _Clock:
-    """The run's clock for the retry budget: the time of the decision being made."""
-
-    __slots__ = ("t",)
-
-    def __init__(self):
-        self.t = 0.0
-
-    def now(self) -> float:
-        return self.t
-
-
 @gc_paused()
 def simulate(rate: float = 280.0, outage_s: float = 10.0, outage_kind: str = "stall", policy: str = "retry_once",
              load_after: float = 1.0, drop_expired: bool = False, seed: int = 1, duration: float = DURATION,
@@ -315,7 +304,7 @@ def simulate(rate: float = 280.0, outage_s: float = 10.0, outage_kind: str = "st
     arrivals = _arrival_times(sim, schedule, duration)
 
     max_attempts, ratio = POLICIES[policy]
-    clock = _Clock()
+    clock = LoopClock()
     budget = None if ratio is None else RetryBudget(clock, ratio=ratio, window=BUDGET_WINDOW)
     retry = Retry(max_attempts, Backoff("none"), budget=budget)
     timeout = Timeout(TIMEOUT)

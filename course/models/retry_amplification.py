@@ -43,6 +43,7 @@ from course.sim import (Backoff, Client, Dependency, Errors, Exponential, FaultS
                         RetryBudget, Service, Simulation, _validate)
 from course.sim import metrics
 from course.sim._gc import gc_paused
+from course.sim.clock import LoopClock
 from course.sim.streams import _BATCH
 
 #: Top-level requests per second, simulated seconds per run, and when the bottom layer fails.
@@ -220,18 +221,6 @@ def _draws(stream, kind: str, scale: float = 1.0):
     return chain.from_iterable(batches())
 
 
-class _Clock:
-    """The run's clock for the retry budgets: the time of the event being handled."""
-
-    __slots__ = ("t",)
-
-    def __init__(self):
-        self.t = 0.0
-
-    def now(self) -> float:
-        return self.t
-
-
 @gc_paused()
 def simulate(layers: int = 3, attempts: int = 4, budget: bool = False, no_retry: bool = False,
              rate: float = RATE, duration: float = DURATION, failure: tuple = FAILURE,
@@ -303,7 +292,7 @@ def simulate(layers: int = 3, attempts: int = 4, budget: bool = False, no_retry:
                               seed)
     fail_start, fail_end = failure
     L = layers
-    clock = _Clock()
+    clock = LoopClock()
     # Index k = 1..L: layer k's work draws (WORK's sampler, Stream.exponential(mean), as an iterator: see
     # _draws), and the Retry, budget and jitter draws (Stream.random) of the client to layer k.
     assert isinstance(WORK, Exponential)

@@ -2,7 +2,8 @@
 
 A clock is anything with a ``now()`` method returning seconds as a float.
 :class:`course.sim.Simulation` is a clock; :class:`ManualClock` is one that
-tests move by hand; :class:`MonotonicClock` reads real time.
+tests move by hand; :class:`LoopClock` is one that an engine-level model's
+loop sets; :class:`MonotonicClock` reads real time.
 """
 
 from __future__ import annotations
@@ -40,6 +41,24 @@ class ManualClock:
     def sleep(self, seconds: float) -> None:
         """Advance the clock instead of sleeping, for code that takes a ``sleep`` function."""
         self.advance(seconds)
+
+
+class LoopClock:
+    """A clock an engine-level loop sets directly: ``clock.t = now`` before each decision that reads it.
+
+    For models written straight on the engine (``course.models.metastable``,
+    ``course.models.retry_amplification``) that keep their own time but hand
+    a clock to real policy objects such as :class:`~course.sim.RetryBudget`.
+    """
+
+    __slots__ = ("t",)
+
+    def __init__(self, start: float = 0.0):
+        self.t = start
+
+    def now(self) -> float:
+        """The time the loop last set."""
+        return self.t
 
 
 class MonotonicClock:
