@@ -1,4 +1,4 @@
-"""Lesson 1 in a real browser: run every cell in JupyterLab, then move a slider.
+"""Every lesson with a dashboard, in a real browser: run every cell in JupyterLab, then move a slider.
 
 What this catches that executing the notebook headlessly cannot: the widget
 front end failing to render, the dashboard's ``Image`` never being redrawn
@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 import time
+from pathlib import Path
 
 import pytest
 
@@ -22,7 +23,9 @@ except ImportError:  # conftest skips (or fails) the test with the reason
 
 pytestmark = pytest.mark.browser
 
-NOTEBOOK = "01_slow_dependency.ipynb"
+COURSE = Path(__file__).resolve().parents[2] / "course"
+#: The lessons (not the start page), each opened in turn: their first dashboard's slider is moved.
+NOTEBOOKS = sorted(p.name for p in COURSE.glob("0[1-9]_*.ipynb"))
 
 KERNEL_READY_TIMEOUT = 60.0
 RUN_ALL_START_TIMEOUT = 20.0
@@ -134,12 +137,12 @@ def _poll(fetch, done, timeout: float, what: str, interval: float = 0.25):
     return value
 
 
-def _wait_for_kernel_idle(page) -> None:
+def _wait_for_kernel_idle(page, notebook: str) -> None:
     dialog_accept = page.locator(".jp-Dialog .jp-Dialog-button.jp-mod-accept")
 
     def state():
         try:
-            value = page.evaluate(JS_NOTEBOOK_STATE, NOTEBOOK)
+            value = page.evaluate(JS_NOTEBOOK_STATE, notebook)
         except PlaywrightError as exc:  # e.g. the page is still navigating
             return f"page not ready: {exc.message.splitlines()[0]}"
         # A notebook without kernel metadata asks which kernel to use: take the default.
@@ -147,7 +150,7 @@ def _wait_for_kernel_idle(page) -> None:
             dialog_accept.first.click()
         return value
 
-    _poll(state, lambda s: s == "idle", KERNEL_READY_TIMEOUT, f"{NOTEBOOK} and an idle kernel")
+    _poll(state, lambda s: s == "idle", KERNEL_READY_TIMEOUT, f"{notebook} and an idle kernel")
 
 
 def _run_all_cells(page) -> dict:
@@ -214,18 +217,19 @@ def _move_slider(handle) -> tuple[str, str]:
     return before, after
 
 
-def test_lesson01_runs_and_dashboard_redraws(chromium, lab_server, tmp_path):
+@pytest.mark.parametrize("notebook", NOTEBOOKS)
+def test_lesson_runs_and_its_dashboard_redraws(notebook, chromium, lab_server, tmp_path):
     context = chromium.new_context(viewport={"width": 1400, "height": 1000})
     context.set_default_timeout(30_000)
     page = context.new_page()
     console_errors: list[str] = []
     page.on("console", lambda m: console_errors.append(m.text) if m.type == "error" else None)
     page.on("pageerror", lambda exc: console_errors.append(f"page error: {exc}"))
-    screenshot = tmp_path / "lesson01.png"
+    screenshot = tmp_path / f"{Path(notebook).stem}.png"
     started = time.monotonic()
     try:
-        page.goto(lab_server.url(f"/lab/tree/{NOTEBOOK}"), wait_until="domcontentloaded")
-        _wait_for_kernel_idle(page)
+        page.goto(lab_server.url(f"/lab/tree/{notebook}"), wait_until="domcontentloaded")
+        _wait_for_kernel_idle(page, notebook)
         page.evaluate(JS_WATCH_KERNEL)
         progress = _run_all_cells(page)
         _assert_no_error_outputs(page)
