@@ -85,12 +85,6 @@ class BulkheadResult:
     summary: dict
 
 
-def _p99(values) -> float:
-    values = np.asarray(values, dtype=float)
-    values = values[np.isfinite(values)]
-    return float(np.quantile(values, 0.99)) if values.size else float("nan")
-
-
 def _held(calls: dict, edges) -> np.ndarray:
     """Mean calls in progress per window, as the caller sees them (until its answer or its timeout):
     each one holds one of A's threads. (A timed-out call may still occupy B; it no longer holds A.)"""
@@ -135,9 +129,9 @@ def simulate(pools: str = "separate", b_slowdown: float = 20.0, rate: float = RA
     before = ra["arrival"] < incident[0]
     during = (ra["arrival"] >= incident[0]) & (ra["arrival"] < incident[1])
     summary = {
-        "c_p99_before": _p99(latency[before & went_to_c]),
-        "c_p99_during": _p99(latency[during & went_to_c]),
-        "b_p99_during": _p99(latency[during & went_to_b]),
+        "c_p99_before": metrics.finite_quantile(latency[before & went_to_c], 0.99),
+        "c_p99_during": metrics.finite_quantile(latency[during & went_to_c], 0.99),
+        "b_p99_during": metrics.finite_quantile(latency[during & went_to_b], 0.99),
         "a_peak_busy": float(np.max(a.busy_series.values)),
         "b_rejected_during": int(np.sum((b_outcome == int(Outcome.BULKHEAD_FULL))
                                         & (calls_b["start"] >= incident[0]) & (calls_b["start"] < incident[1]))),

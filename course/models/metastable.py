@@ -61,8 +61,8 @@ from course.sim import metrics
 from course.sim.records import Steps
 from course.sim._gc import gc_paused
 from course.sim.clock import LoopClock
+from course.sim.load import open_loop_arrival_times
 from course.sim.service import REFUSE_DELAY
-from course.sim.streams import _BATCH
 
 #: The database: 60 workers × (1 / 0.2 s) = 300 queries a second, a queue of 2 s of work.
 WORKERS = 60
@@ -217,40 +217,6 @@ def simulate_stack(rate: float = 280.0, outage_s: float = 10.0, outage_kind: str
                    db.queue_series, duration, outage_start, outage_end, change_at if changed else None)
 
 
-def _arrival_times(sim: Simulation, schedule, until: float) -> list:
-    """The top-level arrival times, exactly as :class:`~course.sim.OpenLoop` draws them, in one go.
-
-    OpenLoop thins a Poisson stream at the schedule's peak rate: it adds an
-    exponential gap to ``t`` and keeps the candidate if ``uniform() * peak <
-    rate(t)``, one exponential and one uniform per candidate, from the same
-    named stream. A :class:`~course.sim.streams.Stream` fills each kind of draw
-    in batches of its own and hands a batch out from its end, so the batches
-    leave the generator alternately, exponentials first. Replaying that with
-    whole arrays (``np.cumsum`` adds in order, as the loop does) gives the very
-    same floats, bit for bit, at a fraction of the cost.
-    """
-    if not isinstance(schedule, RateSchedule):
-        schedule = RateSchedule([(0.0, schedule)])
-    stream = sim.rng("load:load:arrivals")  # OpenLoop's stream for its default name, "load"
-    peak = schedule.peak
-    mean = 1.0 / peak
-    generator = stream.generator
-    gaps, uniforms = [], []
-    candidates = np.zeros(1)
-    while candidates[-1] < until:  # draw batches, in the Stream's order, until the candidates pass ``until``
-        gaps.append(mean * generator.standard_exponential(_BATCH)[::-1])
-        uniforms.append(generator.random(_BATCH)[::-1])
-        candidates = np.cumsum(np.concatenate(gaps))
-    draws = np.concatenate(uniforms)
-    inside = candidates < until
-    candidates, draws = candidates[inside], draws[inside]
-    if len(schedule.rates) == 1:
-        keep = draws * peak < schedule.rates[0]
-    else:
-        keep = draws * peak < np.array([schedule.rate(x) for x in candidates.tolist()])
-    return candidates[keep].tolist()
-
-
 @gc_paused()
 def simulate(rate: float = 280.0, outage_s: float = 10.0, outage_kind: str = "stall", policy: str = "retry_once",
              load_after: float = 1.0, drop_expired: bool = False, seed: int = 1, duration: float = DURATION,
@@ -301,7 +267,7 @@ def simulate(rate: float = 280.0, outage_s: float = 10.0, outage_kind: str = "st
             refuse = True
     changed = load_after != 1.0 and change_at < duration
     schedule = RateSchedule([(0.0, rate), (change_at, rate * load_after)]) if changed else rate
-    arrivals = _arrival_times(sim, schedule, duration)
+    arrivals = open_loop_arrival_times(sim, schedule, until=duration)
 
     max_attempts, ratio = POLICIES[policy]
     clock = LoopClock()

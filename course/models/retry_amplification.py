@@ -35,7 +35,6 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from heapq import heappop, heappush, heapreplace
-from itertools import chain
 
 import numpy as np
 
@@ -44,7 +43,7 @@ from course.sim import (Backoff, Client, Dependency, Errors, Exponential, FaultS
 from course.sim import metrics
 from course.sim._gc import gc_paused
 from course.sim.clock import LoopClock
-from course.sim.streams import _BATCH
+from course.sim.load import open_loop_arrival_times
 
 #: Top-level requests per second, simulated seconds per run, and when the bottom layer fails.
 RATE = 10.0
@@ -176,51 +175,6 @@ def simulate_stack(layers: int = 3, attempts: int = 4, budget: bool = False, no_
                    duration, failure, measure)
 
 
-def _arrival_times(sim: Simulation, rate: float, until: float) -> list:
-    """The top-level arrival times, drawn exactly as :class:`~course.sim.OpenLoop` draws them (constant rate).
-
-    OpenLoop thins a Poisson stream at its peak rate, here the one rate:
-    from each arrival (from 0 for the first) it adds an exponential gap, then
-    keeps the candidate unless ``uniform() * peak >= rate`` (one uniform per
-    candidate, even at a constant rate), all from its stream
-    ``load:load:arrivals``. This is that loop, on the same stream.
-    """
-    stream = sim.rng("load:load:arrivals")  # OpenLoop's stream for its default name, "load"
-    exponential, uniform = stream.exponential, stream.random
-    mean = 1.0 / rate
-    times = []
-    t = 0.0
-    while True:
-        t = t + exponential(mean)
-        while t < until and uniform() * rate >= rate:
-            t += exponential(mean)
-        if not t < until:
-            return times
-        times.append(t)
-
-
-def _draws(stream, kind: str, scale: float = 1.0):
-    """An iterator over the numbers ``stream`` hands out for one kind of draw, each times ``scale``.
-
-    ``kind`` is ``"random"`` (what :meth:`~course.sim.streams.Stream.random`
-    returns) or ``"exponential"`` (``Stream.exponential(scale)``), for a fresh
-    stream used for that kind of draw only. A Stream fills a list with a
-    batch of :data:`~course.sim.streams._BATCH` draws from its generator and
-    pops it from the end; this hands out the same floats in the same order
-    (numpy multiplies as Python does, correctly rounded), without a Python
-    call per draw.
-    """
-    generator = stream.generator
-    fill = generator.random if kind == "random" else generator.standard_exponential
-
-    def batches():
-        while True:
-            batch = fill(_BATCH)[::-1]
-            yield (batch if scale == 1.0 else scale * batch).tolist()
-
-    return chain.from_iterable(batches())
-
-
 @gc_paused()
 def simulate(layers: int = 3, attempts: int = 4, budget: bool = False, no_retry: bool = False,
              rate: float = RATE, duration: float = DURATION, failure: tuple = FAILURE,
@@ -270,9 +224,9 @@ def simulate(layers: int = 3, attempts: int = 4, budget: bool = False, no_retry:
       drawing nothing and leaving the budget alone. Each client's budget
       counts a request when the client is called, on a clock set to the
       event's time. Arrivals come from ``load:load:arrivals`` as OpenLoop
-      draws them. The work and jitter numbers are read straight from each
-      stream's generator in the Stream's own batches and order (see
-      :func:`_draws`), the very floats its calls would return.
+      draws them (:func:`~course.sim.load.open_loop_arrival_times`). The work
+      and jitter numbers come from :meth:`~course.sim.streams.Stream.draws`,
+      the very floats the Stream's scalar calls would return.
     * **The draws it skips decide nothing.** Dependencies are always called
       (probability 1, so ``routes`` is never drawn), there is no network
       latency, and the bottom's ``faults`` stream is drawn only to fail a
@@ -285,7 +239,7 @@ def simulate(layers: int = 3, attempts: int = 4, budget: bool = False, no_retry:
     """
     measure = _check(layers, attempts, rate, duration, failure, budget_ratio, measure)
     sim = Simulation(seed=seed)  # its named streams; the clock is this function's own loop
-    arrivals = _arrival_times(sim, rate, duration)
+    arrivals = open_loop_arrival_times(sim, rate, until=duration)
     n = len(arrivals)
     if n > WORKERS:  # enough requests in flight to make a layer queue: only the stack models that
         return simulate_stack(layers, attempts, budget, no_retry, rate, duration, failure, budget_ratio, measure,
@@ -293,14 +247,14 @@ def simulate(layers: int = 3, attempts: int = 4, budget: bool = False, no_retry:
     fail_start, fail_end = failure
     L = layers
     clock = LoopClock()
-    # Index k = 1..L: layer k's work draws (WORK's sampler, Stream.exponential(mean), as an iterator: see
-    # _draws), and the Retry, budget and jitter draws (Stream.random) of the client to layer k.
+    # Index k = 1..L: layer k's work draws (WORK's sampler, Stream.exponential(mean), as an iterator), and
+    # the Retry, budget and jitter draws (Stream.random) of the client to layer k.
     assert isinstance(WORK, Exponential)
-    work = [None] + [_draws(sim.rng(f"service:layer{k}:work"), "exponential", WORK.mean) for k in range(1, L + 1)]
+    work = [None] + [sim.rng(f"service:layer{k}:work").draws("exponential", WORK.mean) for k in range(1, L + 1)]
     budgets = [None] + [RetryBudget(clock, ratio=budget_ratio, window=BUDGET_WINDOW) if budget else None
                         for _ in range(L)]
     retries = [None] + [Retry(attempts, BACKOFF, budget=budgets[k]) for k in range(1, L + 1)]
-    jitter = [None] + [_draws(sim.rng(f"client:to-layer{k}:jitter"), "random") for k in range(1, L + 1)]
+    jitter = [None] + [sim.rng(f"client:to-layer{k}:jitter").draws("random") for k in range(1, L + 1)]
     # Retry.next_delay specialised to these policies (see the docstring); the equivalence test holds it to the
     # stack's Retry. ceilings[n]: Backoff.ceiling(n - 1), the full-jitter range after attempt n.
     retry = retries[1]

@@ -46,12 +46,6 @@ class SlowDependencyResult:
     summary: dict
 
 
-def _p99(values) -> float:
-    values = np.asarray(values, dtype=float)
-    values = values[np.isfinite(values)]
-    return float(np.quantile(values, 0.99)) if values.size else float("nan")
-
-
 def _mean(values) -> float:
     values = np.asarray(values, dtype=float)
     return float(values.mean()) if values.size else float("nan")
@@ -99,10 +93,11 @@ def simulate(rate: float = 50.0, b_median_ms: float = 50.0, b_tail: float = 5.0,
     b_latency_all = np.where(np.isfinite(rb["end"]), rb["end"], duration) - rb["arrival"]
     before = ra["arrival"] < incident[0]
     unfinished = ~np.isfinite(ra["end"])
+    waited = np.where(unfinished, duration - ra["arrival"], a_latency)  # an unanswered request counts until the end
     summary = {
-        "a_p99_without_b_before": _p99(a_latency[before & ~calls_b]),
-        "a_p99_without_b_during": _p99(np.where(unfinished, duration - ra["arrival"], a_latency)[in_incident & ~calls_b]),
-        "a_p99_during": _p99(np.where(unfinished, duration - ra["arrival"], a_latency)[in_incident]),
+        "a_p99_without_b_before": metrics.finite_quantile(a_latency[before & ~calls_b], 0.99),
+        "a_p99_without_b_during": metrics.finite_quantile(waited[in_incident & ~calls_b], 0.99),
+        "a_p99_during": metrics.finite_quantile(waited[in_incident], 0.99),
         "a_peak_busy": float(np.max(a.busy_series.values)),
         "a_error_share_during": float(np.mean(~ok[in_incident & ~unfinished])) if np.any(in_incident & ~unfinished) else 0.0,
         "a_unanswered": int(unfinished.sum()),

@@ -90,6 +90,10 @@ class Simulation:
         """The random stream called ``name``: independent of every other name, fixed by the seed."""
         return self._streams.stream(name)
 
+    def has_stream(self, name: str) -> bool:
+        """Whether the stream called ``name`` has been asked for yet (by :meth:`rng`)."""
+        return self._streams.has(name)
+
     @property
     def pending(self) -> int:
         """How many callbacks are waiting (cancelled ones included until they are popped)."""

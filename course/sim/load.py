@@ -12,10 +12,13 @@ import bisect
 import math
 from functools import partial
 
+import numpy as np
+
 from . import _validate
 from .latency import Exponential, Latency
 from .records import Log
 from .service import Call
+from .streams import _BATCH
 
 _NAN = math.nan
 
@@ -114,6 +117,47 @@ class OpenLoop(_Load):
     def _arrive(self) -> None:
         self._send()
         self._next()
+
+
+def open_loop_arrival_times(sim, rate, *, until: float, name: str = "load") -> list:
+    """The arrival times ``OpenLoop(sim, entry, rate, until=until, name=name)`` would produce, in one go.
+
+    For models written directly on the engine that need OpenLoop's arrivals
+    without its events. OpenLoop thins a Poisson stream at the schedule's
+    peak rate: from the last arrival it adds an exponential gap and keeps the
+    candidate if ``uniform() * peak < rate(t)``, one exponential and one
+    uniform per candidate, from the stream ``load:<name>:arrivals``. A
+    :class:`~course.sim.streams.Stream` fills each kind of draw in batches of
+    its own and hands a batch out from its end, so the batches leave the
+    generator alternately, exponentials first. Replaying that with whole
+    arrays (``np.cumsum`` adds in order, as the loop does) gives the very same
+    floats, bit for bit. The stream must not have been used before.
+    """
+    schedule = rate if isinstance(rate, RateSchedule) else RateSchedule([(0.0, _validate.non_negative("rate", rate))])
+    _validate.positive("until", until)
+    stream_name = f"load:{name}:arrivals"
+    if sim.has_stream(stream_name):
+        raise ValueError(f"the stream {stream_name!r} has been drawn from already: these would not be OpenLoop's "
+                         f"arrivals (use another name, or a fresh Simulation)")
+    generator = sim.rng(stream_name).generator
+    peak = schedule.peak
+    if peak <= 0:
+        return []
+    mean = 1.0 / peak
+    gaps, uniforms = [], []
+    candidates = np.zeros(1)
+    while candidates[-1] < until:  # draw batches, in the Stream's order, until the candidates pass ``until``
+        gaps.append(mean * generator.standard_exponential(_BATCH)[::-1])
+        uniforms.append(generator.random(_BATCH)[::-1])
+        candidates = np.cumsum(np.concatenate(gaps))
+    draws = np.concatenate(uniforms)
+    inside = candidates < until
+    candidates, draws = candidates[inside], draws[inside]
+    if len(schedule.rates) == 1:
+        keep = draws * peak < schedule.rates[0]
+    else:
+        keep = draws * peak < np.array([schedule.rate(x) for x in candidates.tolist()])
+    return candidates[keep].tolist()
 
 
 class ClosedLoop(_Load):

@@ -9,6 +9,13 @@ from .outcomes import Outcome
 from .records import Steps
 
 
+def finite_quantile(values, q: float) -> float:
+    """The ``q`` quantile of the finite values (NaN for unanswered calls is left out); NaN if there are none."""
+    values = np.asarray(values, dtype=float)
+    values = values[np.isfinite(values)]
+    return float(np.quantile(values, q)) if values.size else float("nan")
+
+
 def window_edges(until: float, width: float, start: float = 0.0) -> np.ndarray:
     """Edges of back-to-back windows of ``width`` seconds covering [start, until]."""
     _validate.positive("width", width)

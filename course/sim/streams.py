@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import math
 import zlib
+from itertools import chain
+from typing import Iterator
 
 import numpy as np
 
@@ -58,6 +60,26 @@ class Stream:
         """exp(Normal(mu, sigma))."""
         return math.exp(self.normal(mu, sigma))
 
+    def draws(self, kind: str, scale: float = 1.0) -> Iterator[float]:
+        """An iterator over exactly the numbers that repeated ``random()`` or ``exponential(scale)`` calls return.
+
+        ``kind`` is ``"random"`` or ``"exponential"``. For a fresh stream used
+        for that one kind of draw only: it takes the same batches from the
+        generator in the same order and hands them out from the end, as the
+        scalar methods do (numpy multiplies by ``scale`` as Python does,
+        correctly rounded), without a method call per draw.
+        """
+        if kind not in ("random", "exponential"):
+            raise ValueError(f"kind must be 'random' or 'exponential', got {kind!r}")
+        fill = self.generator.random if kind == "random" else self.generator.standard_exponential
+
+        def batches():
+            while True:
+                batch = fill(_BATCH)[::-1]
+                yield (batch if scale == 1.0 else scale * batch).tolist()
+
+        return chain.from_iterable(batches())
+
     def below(self, n: int) -> int:
         """A uniform whole number in [0, n)."""
         return min(int(self.random() * n), n - 1)
@@ -69,6 +91,10 @@ class RandomStreams:
     def __init__(self, seed: int):
         self.seed = seed
         self._streams: dict[str, Stream] = {}
+
+    def has(self, name: str) -> bool:
+        """Whether the stream for ``name`` has been created."""
+        return name in self._streams
 
     def stream(self, name: str) -> Stream:
         """The stream for ``name``, created on first use."""
