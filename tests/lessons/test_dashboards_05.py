@@ -9,7 +9,8 @@ import pytest
 
 from course.dashboards import (ALL, DeliveryDashboard, OutboxDashboard, SagaOutcomesDashboard, SagaTimelineDashboard,
                                delivery_dashboard, outbox_dashboard, saga_outcomes_dashboard, saga_timeline_dashboard)
-from course.dashboards import delivery, outbox, saga_outcomes, saga_timeline
+from course.dashboards import delivery, saga_outcomes, saga_timeline
+from course.models import outbox_relay, saga_sequence
 from course.models import delivery as delivery_model
 from tests.lessons.dashboard_helpers import PNG_SIGNATURE, extremes
 
@@ -90,7 +91,7 @@ def test_compensations_are_drawn_in_reverse_order(style):
     assert [e.step for e in comps] == ["charge", "reserve"]
     assert comps[0].time_end <= comps[1].time_start  # refund done before the release begins
     # In the drawing: the payment lane's undo box sits above (earlier than) the inventory lane's.
-    payment, inventory = saga_timeline.SERVICES.index("payment"), saga_timeline.SERVICES.index("inventory")
+    payment, inventory = saga_sequence.SERVICES.index("payment"), saga_sequence.SERVICES.index("inventory")
     blue = tuple(np.round(np.array([int(saga_timeline._BLUE[i:i + 2], 16) for i in (1, 3, 5)]) / 255, 3))
     undo = {round(x): top for x, top, colour in _compensation_boxes(d) if colour == blue}
     assert set(undo) == {payment, inventory}
@@ -107,10 +108,10 @@ def test_a_compensation_that_always_fails_leaves_the_saga_stuck(style, fail_step
     assert r.status == "stuck"
     assert not r.check
     undo = [e for e in r.events if e.kind == "compensation"]
-    assert len(undo) == saga_timeline.RETRIES + 1 and not any(e.ok for e in undo)
+    assert len(undo) == saga_sequence.RETRIES + 1 and not any(e.ok for e in undo)
     assert r.held["widget"] == 1  # the release never ran
     assert "STUCK" in d.verdict.get_text()
-    assert len(d.fail_marks.get_xdata()) == 1 + saga_timeline.RETRIES + 1  # the step and every undo attempt
+    assert len(d.fail_marks.get_xdata()) == 1 + saga_sequence.RETRIES + 1  # the step and every undo attempt
     d.set(compensation="once")
     assert d.result.status == "compensated" and d.result.check
     assert d.result.held == {"widget": 0, "charged": 0}
@@ -118,15 +119,15 @@ def test_a_compensation_that_always_fails_leaves_the_saga_stuck(style, fail_step
 
 def test_no_failure_completes_and_first_step_failure_needs_no_undo():
     for style in ("orchestration", "choreography"):
-        r = saga_timeline.run_one(style, "none", "always", 3)
+        r = saga_sequence.run_one(style, "none", "always", 3)
         assert r.status == "completed" and r.check
-        r = saga_timeline.run_one(style, "reserve", "always", 3)
+        r = saga_sequence.run_one(style, "reserve", "always", 3)
         assert r.status == "compensated" and r.compensation_order() == []
 
 
 def test_orchestration_sends_a_command_and_a_reply_per_attempt():
     for compensation in ("never", "once", "always"):
-        r = saga_timeline.run_one("orchestration", "ship", compensation, 2)
+        r = saga_sequence.run_one("orchestration", "ship", compensation, 2)
         assert len(r.messages) == 2 * len(r.events)
         assert all(sent <= received for sent, received, *_ in r.messages)
 
@@ -200,13 +201,13 @@ def test_longer_delays_mean_more_overtaken_messages():
 @pytest.mark.parametrize("seed", [1, 2, 3])
 @pytest.mark.parametrize("crash", [0.0, 0.1, 0.5])
 def test_the_outbox_never_loses_an_event(seed, crash):
-    r = outbox.relay_run("outbox", crash, 0.3, "naive", seed)
+    r = outbox_relay.relay_run("outbox", crash, 0.3, "naive", seed)
     assert r.anomalies == 0 and r.heard == r.rows == r.orders
     assert r.duplicates == r.relay_crashes  # every relay crash re-sends exactly one row
     assert r.picked == r.deliveries  # the naive warehouse picks every repeat
-    assert outbox.relay_run("outbox", crash, 0.3, "idempotent", seed).picked == r.rows
+    assert outbox_relay.relay_run("outbox", crash, 0.3, "idempotent", seed).picked == r.rows
     if crash:
-        dual = outbox.relay_run("write_then_publish", crash, 0.3, "naive", seed)
+        dual = outbox_relay.relay_run("write_then_publish", crash, 0.3, "naive", seed)
         assert dual.anomalies == dual.service_crashes > 0
         assert dual.duplicates == 0
 
@@ -225,10 +226,10 @@ def test_outbox_dashboard_draws_anomalies_and_repeats():
 # -- Bad parameters -------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("call, name", [
-    (lambda: saga_timeline.run_one("sideways", "ship", "never", 1), "style"),
-    (lambda: saga_timeline.run_one("orchestration", "pay", "never", 1), "fail_step"),
-    (lambda: saga_timeline.run_one("orchestration", "ship", "sometimes", 1), "compensation"),
-    (lambda: saga_timeline.run_one("orchestration", "ship", "never", -1), "seed"),
+    (lambda: saga_sequence.run_one("sideways", "ship", "never", 1), "style"),
+    (lambda: saga_sequence.run_one("orchestration", "pay", "never", 1), "fail_step"),
+    (lambda: saga_sequence.run_one("orchestration", "ship", "sometimes", 1), "compensation"),
+    (lambda: saga_sequence.run_one("orchestration", "ship", "never", -1), "seed"),
     (lambda: saga_outcomes.simulate(stock="some"), "stock"),
     (lambda: saga_outcomes.simulate(retries=-1), "retries"),
     (lambda: saga_outcomes.simulate(step_failure=1.5), "step_failure"),
@@ -238,10 +239,10 @@ def test_outbox_dashboard_draws_anomalies_and_repeats():
     (lambda: delivery.simulate_cached("naive", 1.5, 50.0, 0.0, 1), "duplicate_probability"),
     (lambda: delivery.simulate_cached("naive", 0.1, 0.0, 0.0, 1), "delay_mean"),
     (lambda: delivery.simulate_cached("naive", 0.1, 50.0, 1.0, 1), "crash_probability"),
-    (lambda: outbox.relay_run("publish_first", 0.1, 0.1, "naive", 1), "mode"),
-    (lambda: outbox.relay_run("outbox", 0.1, 1.0, "naive", 1), "relay_crash_probability"),
-    (lambda: outbox.relay_run("outbox", 2.0, 0.1, "naive", 1), "crash_probability"),
-    (lambda: outbox.relay_run("outbox", 0.1, 0.1, "eager", 1), "consumer"),
+    (lambda: outbox_relay.relay_run("publish_first", 0.1, 0.1, "naive", 1), "mode"),
+    (lambda: outbox_relay.relay_run("outbox", 0.1, 1.0, "naive", 1), "relay_crash_probability"),
+    (lambda: outbox_relay.relay_run("outbox", 2.0, 0.1, "naive", 1), "crash_probability"),
+    (lambda: outbox_relay.relay_run("outbox", 0.1, 0.1, "eager", 1), "consumer"),
 ])
 def test_bad_parameters_raise_value_error_naming_the_parameter(call, name):
     with pytest.raises(ValueError, match=name):
@@ -250,8 +251,8 @@ def test_bad_parameters_raise_value_error_naming_the_parameter(call, name):
 
 def test_controls_cannot_reach_invalid_values():
     t = SagaTimelineDashboard().controls_by_name
-    assert {v for _, v in t["fail_step"].options} == set(saga_timeline.FAIL_STEPS)
-    assert {v for _, v in t["compensation"].options} == set(saga_timeline.COMPENSATION_MODES)
+    assert {v for _, v in t["fail_step"].options} == set(saga_sequence.FAIL_STEPS)
+    assert {v for _, v in t["compensation"].options} == set(saga_sequence.COMPENSATION_MODES)
     o = SagaOutcomesDashboard().controls_by_name
     assert 0 <= o["step_failure"].min and o["step_failure"].max <= 1
     assert 0 <= o["compensation_failure"].min and o["compensation_failure"].max < 1

@@ -15,7 +15,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from course.dashboards import delivery, outbox, saga_outcomes, saga_timeline
+from course.dashboards import delivery, saga_outcomes
+from course.models import outbox_relay, saga_sequence
 from course.dashboards.dual_write import P_GRID
 from course.lessons import lesson05
 from course.models import delivery as delivery_model
@@ -35,7 +36,7 @@ def run_delivery(consumer="naive", duplicate_probability=0.05, delay_ms=50.0, cr
 
 
 def run_relay(mode="outbox", crash=0.1, relay_crash=0.2, consumer="naive", seed=1):
-    return outbox.relay_run(mode, crash, relay_crash, consumer, seed)
+    return outbox_relay.relay_run(mode, crash, relay_crash, consumer, seed)
 
 
 # -- The notebook itself ----------------------------------------------------------------------------
@@ -70,7 +71,7 @@ def test_the_saga_system_matches_the_description():
     # "Each step is a local transaction that takes about 20 ms." "a failing compensation is retried **3** times,
     #  0.1 s apart"
     assert saga_model.STEP_LATENCY.mean == pytest.approx(0.020)
-    assert saga_timeline.RETRIES == 3 and saga_timeline.RETRY_DELAY == pytest.approx(0.1)
+    assert saga_sequence.RETRIES == 3 and saga_sequence.RETRY_DELAY == pytest.approx(0.1)
     assert [s for s in saga_model.STEP_NAMES] == ["reserve", "charge", "ship"]
     assert "about 20 ms" in notebook_text() and "retried **3** times, 0.1 s apart" in notebook_text()
 
@@ -78,7 +79,7 @@ def test_the_saga_system_matches_the_description():
 def test_experiment_1_orchestration_undoes_in_reverse_with_10_messages():
     # "The orchestrator then **refunds the card first and releases the widget second**" ... "Final status
     #  **compensated**, after **10** messages: a command and a reply for each of the five attempts."
-    r = saga_timeline.run_one("orchestration", "ship", "never", 1)
+    r = saga_sequence.run_one("orchestration", "ship", "never", 1)
     assert r.status == "compensated" and r.check
     assert r.compensation_order() == ["charge", "reserve"]
     assert len(r.events) == 5 and len(r.messages) == 10
@@ -87,7 +88,7 @@ def test_experiment_1_orchestration_undoes_in_reverse_with_10_messages():
 
 def test_experiment_1_choreography_needs_6_messages():
     # "**6** messages instead of 10"
-    r = saga_timeline.run_one("choreography", "ship", "never", 1)
+    r = saga_sequence.run_one("choreography", "ship", "never", 1)
     assert r.status == "compensated" and r.compensation_order() == ["charge", "reserve"]
     assert len(r.messages) == 6
     topics = [m[4] for m in r.messages]
@@ -96,8 +97,8 @@ def test_experiment_1_choreography_needs_6_messages():
 
 def test_experiment_2_a_compensation_failing_once_costs_time():
     # "still **compensated**, but the saga took **381 ms** instead of 147 ms"
-    once = saga_timeline.run_one("orchestration", "ship", "once", 1)
-    never = saga_timeline.run_one("orchestration", "ship", "never", 1)
+    once = saga_sequence.run_one("orchestration", "ship", "once", 1)
+    never = saga_sequence.run_one("orchestration", "ship", "never", 1)
     assert once.status == "compensated" and once.check
     assert round(1000 * once.result.duration) == 381
     assert round(1000 * never.result.duration) == 147
@@ -106,7 +107,7 @@ def test_experiment_2_a_compensation_failing_once_costs_time():
 def test_experiment_2_a_compensation_that_always_fails_leaves_the_saga_stuck():
     # "the refund is tried **4** times (the first attempt and 3 retries), then the saga is **stuck**. The widget
     #  is never released ... The customer is left charged **10** with a reserved widget"
-    r = saga_timeline.run_one("orchestration", "ship", "always", 1)
+    r = saga_sequence.run_one("orchestration", "ship", "always", 1)
     assert r.status == "stuck" and not r.check
     refunds = [e for e in r.events if e.kind == "compensation"]
     assert [e.step for e in refunds] == ["charge"] * 4 and not any(e.ok for e in refunds)
@@ -238,7 +239,7 @@ def test_experiment_5_the_relay():
     #  **26** times ... **126** events for 100 orders. The naive warehouse picked **126** items. Switch it to
     #  **idempotent** and it picks **100**." ... "The slowest event reached the warehouse **1.8 s** after its
     #  commit."
-    assert outbox.ORDERS == 100
+    assert outbox_relay.ORDERS == 100
     r = run_relay()
     assert r.service_crashes == 13 and r.anomalies == 0
     assert r.relay_crashes == 26 and r.deliveries == 126 and r.picked == 126
@@ -264,8 +265,8 @@ def test_experiment_5_write_then_publish():
 def test_idea_section_numbers():
     # Table: "10 (command + reply per attempt)" / "6 events"; "Experiment 5: 0 anomalies, but 26 repeats";
     # "experiment 4: 21 double payments without it, none with it"; "32 wrong statuses without versions, 0 with"
-    assert len(saga_timeline.run_one("orchestration", "ship", "never", 1).messages) == 10
-    assert len(saga_timeline.run_one("choreography", "ship", "never", 1).messages) == 6
+    assert len(saga_sequence.run_one("orchestration", "ship", "never", 1).messages) == 10
+    assert len(saga_sequence.run_one("choreography", "ship", "never", 1).messages) == 6
     r = run_relay()
     assert (r.anomalies, r.duplicates) == (0, 26)
     assert run_delivery().double_applied == 21 and run_delivery("idempotent").double_applied == 0
@@ -284,10 +285,10 @@ def test_self_check_numbers():
 
 def test_self_check_answers_are_what_the_simulator_shows():
     # Q1: compensations of completed steps, last first.
-    r = saga_timeline.run_one("choreography", "ship", "never", 4)
+    r = saga_sequence.run_one("choreography", "ship", "never", 4)
     assert r.compensation_order() == ["charge", "reserve"]
     # Q2: a compensation that keeps failing leaves the saga stuck (not "compensated").
-    assert saga_timeline.run_one("choreography", "charge", "always", 4).status == "stuck"
+    assert saga_sequence.run_one("choreography", "charge", "always", 4).status == "stuck"
     assert len(lesson05.QUESTIONS) >= 4
     for q in lesson05.QUESTIONS:
         assert 0 <= q.answer < len(q.options)
