@@ -35,22 +35,6 @@ _Q = np.linspace(0.0, 1.0, 101)
 MAX_RETRIES = 5
 
 
-def theory(step_failure: float, compensation_failure: float, retries: int) -> dict:
-    """Expected shares of completed, compensated and stuck sagas with plenty of stock and money.
-
-    A saga completes with probability (1 − p)³. It fails at step k with
-    probability (1 − p)^(k−1)·p and then needs k − 1 compensations; each
-    gives up after ``retries`` + 1 failed attempts, probability q^(retries+1),
-    so the saga is stuck with probability 1 − (1 − q^(retries+1))^(k−1).
-    """
-    p = np.asarray(step_failure, dtype=float)
-    give_up = np.asarray(compensation_failure, dtype=float) ** (retries + 1)
-    n = len(model.STEP_NAMES)
-    stuck = sum((1 - p) ** (k - 1) * p * (1 - (1 - give_up) ** (k - 1)) for k in range(1, n + 1))
-    completed = (1 - p) ** n
-    return {"completed": completed, "compensated": 1 - completed - stuck, "stuck": stuck}
-
-
 @dataclass
 class Outcomes:
     """One update: the model's run, shares by outcome, and the checkers' verdicts."""
@@ -64,27 +48,6 @@ class Outcomes:
     dirty_refusals: int            # ... while a widget was held by a saga that later released it
 
 
-def dirty_refusals(run) -> tuple[int, int]:
-    """(out-of-stock refusals, those made while a later-released reservation held a widget).
-
-    A refusal is a read of the stock that returned 0 (the random failure of
-    ``reserve`` happens before it reads). A hold is the time from a
-    successful reserve to its successful release.
-    """
-    holds = []
-    for r in run.results:
-        got = [e.time_end for e in r.events if e.step == "reserve" and e.kind == "action" and e.ok]
-        back = [e.time_end for e in r.events if e.step == "reserve" and e.kind == "compensation" and e.ok]
-        if got and back:
-            holds.append((got[0], back[0]))
-    refusals = dirty = 0
-    for op in run.history.ops:
-        if op.type == "ok" and op.f == "read" and op.key == model.STOCK_KEY and op.value and op.value[0] == 0:
-            refusals += 1
-            dirty += any(start <= op.time < end for start, end in holds)
-    return refusals, dirty
-
-
 def simulate(style: str = "orchestration", step_failure: float = 0.1, compensation_failure: float = 0.3,
              retries: int = 1, stock: str = "plenty", seed: int = 1, sagas: int = SAGAS) -> Outcomes:
     """Run ``sagas`` orders once and score them; see the module docstring."""
@@ -95,8 +58,9 @@ def simulate(style: str = "orchestration", step_failure: float = 0.1, compensati
     run = model.simulate(style, sagas, step_failure, compensation_failure, retries,
                          stock=sagas if plenty else None, balance=model.PRICE * sagas if plenty else None, seed=seed)
     shares = {o: run.counts[o] / sagas for o in OUTCOMES}
-    expected = {k: float(v) for k, v in theory(step_failure, compensation_failure, retries).items()} if plenty else None
-    refusals, dirty = dirty_refusals(run)
+    expected = ({k: float(v) for k, v in model.theory(step_failure, compensation_failure, retries).items()}
+                if plenty else None)
+    refusals, dirty = model.dirty_refusals(run)
     unstuck = check_sagas([r for r in run.results if r.status != "stuck"])
     return Outcomes(run, stock, shares, expected, unstuck, refusals, dirty)
 
@@ -181,12 +145,12 @@ class SagaOutcomesDashboard(Dashboard):
         step, retries = float(p["step_failure"]), int(p["retries"])
         top = 0.0
         for n, (line, label) in enumerate(zip(self.retry_lines, self.retry_labels)):
-            y = theory(step, _Q, n)["stuck"]
+            y = model.theory(step, _Q, n)["stuck"]
             line.set_data(_Q, y)
             at = int(np.searchsorted(_Q, 0.55 + 0.04 * n))
             label.set(x=float(_Q[at]), y=float(y[at]), visible=n != retries)
             top = max(top, float(y.max()))
-        current = theory(step, _Q, retries)["stuck"]
+        current = model.theory(step, _Q, retries)["stuck"]
         self.current_line.set_data(_Q, current)
         self.dot.set_data([float(p["compensation_failure"])], [r.shares["stuck"]])
         self.ax_q.set_ylim(0, max(0.05, 1.15 * max(top, r.shares["stuck"])))

@@ -41,12 +41,18 @@ refund returns without refunding), ``"wrong_order"`` (the orchestrator
 compensates first step first), ``"skip_compensation"`` (it undoes only the
 step just before the failure), ``"oversell"`` (reserve forgets to check the
 stock).
+
+:func:`theory` gives the expected shares of completed, compensated and stuck
+sagas; :func:`dirty_refusals` counts the orders refused for stock that a saga
+was holding and later gave back (the missing isolation).
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+
+import numpy as np
 
 from course.sim import Exponential, Simulation, _validate
 from course.sim.data import Broker, Choreography, History, Orchestrator, SagaStep, Store
@@ -267,3 +273,40 @@ def sequence(result, saga_index: int = 0) -> list:
     """One saga's timeline as rows ``(service, kind, start, end, ok)`` for a sequence diagram."""
     r = result.results[saga_index]
     return [(e.step, e.kind, e.time_start, e.time_end, e.ok) for e in r.events]
+
+
+def theory(step_failure: float, compensation_failure: float, retries: int) -> dict:
+    """Expected shares of completed, compensated and stuck sagas with plenty of stock and money.
+
+    A saga completes with probability (1 − p)³. It fails at step k with
+    probability (1 − p)^(k−1)·p and then needs k − 1 compensations; each
+    gives up after ``retries`` + 1 failed attempts, probability q^(retries+1),
+    so the saga is stuck with probability 1 − (1 − q^(retries+1))^(k−1).
+    """
+    p = np.asarray(step_failure, dtype=float)
+    give_up = np.asarray(compensation_failure, dtype=float) ** (retries + 1)
+    n = len(STEP_NAMES)
+    stuck = sum((1 - p) ** (k - 1) * p * (1 - (1 - give_up) ** (k - 1)) for k in range(1, n + 1))
+    completed = (1 - p) ** n
+    return {"completed": completed, "compensated": 1 - completed - stuck, "stuck": stuck}
+
+
+def dirty_refusals(run) -> tuple[int, int]:
+    """(out-of-stock refusals, those made while a later-released reservation held a widget).
+
+    A refusal is a read of the stock that returned 0 (the random failure of
+    ``reserve`` happens before it reads). A hold is the time from a
+    successful reserve to its successful release.
+    """
+    holds = []
+    for r in run.results:
+        got = [e.time_end for e in r.events if e.step == "reserve" and e.kind == "action" and e.ok]
+        back = [e.time_end for e in r.events if e.step == "reserve" and e.kind == "compensation" and e.ok]
+        if got and back:
+            holds.append((got[0], back[0]))
+    refusals = dirty = 0
+    for op in run.history.ops:
+        if op.type == "ok" and op.f == "read" and op.key == STOCK_KEY and op.value and op.value[0] == 0:
+            refusals += 1
+            dirty += any(start <= op.time < end for start, end in holds)
+    return refusals, dirty

@@ -12,6 +12,7 @@ from course.dashboards import (ALL, DeliveryDashboard, OutboxDashboard, SagaOutc
 from course.dashboards import delivery, saga_outcomes, saga_timeline
 from course.models import outbox_relay, saga_sequence
 from course.models import delivery as delivery_model
+from course.models import saga as saga_model
 from tests.lessons.dashboard_helpers import PNG_SIGNATURE, extremes
 
 LESSON05 = {"saga_timeline": SagaTimelineDashboard, "saga_outcomes": SagaOutcomesDashboard,
@@ -136,7 +137,7 @@ def test_orchestration_sends_a_command_and_a_reply_per_attempt():
 
 def test_outcomes_follow_the_arithmetic_over_many_sagas():
     r = saga_outcomes.simulate("orchestration", 0.1, 0.5, 1, "plenty", seed=7, sagas=3000)
-    expected = saga_outcomes.theory(0.1, 0.5, 1)
+    expected = saga_model.theory(0.1, 0.5, 1)
     for outcome in saga_outcomes.OUTCOMES:
         assert r.shares[outcome] == pytest.approx(float(expected[outcome]), abs=0.025), outcome
     assert r.unstuck_check and r.run.money and r.run.stock

@@ -123,7 +123,7 @@ def test_experiment_3_two_hundred_orders():
     r = saga_outcomes.simulate("orchestration", 0.1, 0.3, 1, "plenty", 1)
     assert r.run.counts == {"running": 0, "completed": 146, "compensated": 50, "stuck": 4}
     assert r.shares == {"completed": 0.73, "compensated": 0.25, "stuck": 0.02}
-    expected = saga_outcomes.theory(0.1, 0.3, 1)
+    expected = saga_model.theory(0.1, 0.3, 1)
     assert (round(100 * float(expected["completed"]), 1), round(100 * float(expected["compensated"]), 1),
             round(100 * float(expected["stuck"]), 1)) == (72.9, 24.9, 2.2)
     assert r.unstuck_check and r.run.money and r.run.stock and r.run.books
@@ -136,8 +136,8 @@ def test_experiment_3_retries():
     zero = saga_outcomes.simulate("orchestration", 0.1, 0.3, 0, "plenty", 1)
     assert three.run.counts["stuck"] == 1 and zero.run.counts["stuck"] == 15
     assert zero.shares["stuck"] == 0.075
-    assert round(100 * float(saga_outcomes.theory(0.1, 0.3, 3)["stuck"]), 1) == 0.2
-    assert round(100 * float(saga_outcomes.theory(0.1, 0.3, 0)["stuck"]), 1) == 6.8
+    assert round(100 * float(saga_model.theory(0.1, 0.3, 3)["stuck"]), 1) == 0.2
+    assert round(100 * float(saga_model.theory(0.1, 0.3, 0)["stuck"]), 1) == 6.8
     assert round(100 * 0.3 ** 4, 1) == 0.8
 
 
@@ -150,7 +150,7 @@ def test_the_stuck_arithmetic_holds_on_other_seeds():
             run = saga_outcomes.simulate("choreography", 0.1, 0.3, retries, "plenty", seed).run
             for o in counts:
                 counts[o] += run.counts[o]
-        expected = saga_outcomes.theory(0.1, 0.3, retries)
+        expected = saga_model.theory(0.1, 0.3, retries)
         for o, n in counts.items():
             p = float(expected[o])
             assert n / 1000 == pytest.approx(p, abs=3 * (p * (1 - p) / 1000) ** 0.5 + 1e-3), (retries, o)
