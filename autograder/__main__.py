@@ -1,5 +1,8 @@
 """Command line: ``python -m autograder {fetch,check,cohort grade} ...`` (``--help`` on each).
 
+A learner's two commands: ``fetch resilience`` writes their copy to
+``my-work/resilience/``, ``check resilience`` grades it (``check PATH`` grades any notebook).
+
 Exit status: 0 when the command did its job (``check`` exits 0 whenever it
 could grade, even at 0 points); 2 with a one-paragraph message on stderr when
 it could not (a missing or broken notebook, an unknown assignment, nbgrader
@@ -32,11 +35,13 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="{fetch,check,cohort}")
 
     fetch = commands.add_parser(
-        "fetch", help="write the student version of an assignment (default into my-work/)",
+        "fetch", help="write your copy of an assignment (the student version) into my-work/",
         description="Write nbgrader's student version of an assignment (solutions and hidden tests "
                     "removed) to DEST/<id>/. Never overwrites your files unless --force.")
     fetch.add_argument("assignment", metavar="ID", help="assignment id, e.g. resilience")
-    fetch.add_argument("--dest", type=Path, default=Path("my-work"), help="where to put it (default: my-work)")
+    fetch.add_argument("--dest", type=Path, default=None,
+                       help="where to put it (default: my-work/ at the top of the course, or in the current "
+                            "directory when run outside the course)")
     fetch.add_argument("--force", action="store_true",
                        help="replace existing files (each is kept as a .backup copy first)")
 
@@ -45,7 +50,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Grade a notebook with nbgrader in a throwaway course, hidden tests included. "
                     "Prints each question's points and why any failed; the last line is 'score: X / Y' "
                     "(autograded points). Writes feedback HTML to feedback/ beside the notebook.")
-    check.add_argument("notebook", type=Path, metavar="NOTEBOOK")
+    check.add_argument("notebook", metavar="NOTEBOOK|ID",
+                       help="the notebook to grade, or an assignment id for your copy in my-work/ "
+                            "(e.g. resilience)")
     check.add_argument("--assignment", metavar="ID",
                        help="assignment id (default: from the file or folder name, or the notebook's cells)")
     check.add_argument("--timeout", type=_positive_int, metavar="SECONDS",
@@ -85,11 +92,12 @@ def main(argv: list[str] | None = None) -> int:
 
             print(describe(fetch(args.assignment, args.dest, force=args.force)))
         elif args.command == "check":
-            from .check import check, format_report
+            from .check import check, find_notebook, format_report
 
-            print(f"Checking {args.notebook} with nbgrader (this takes a few seconds)...", file=sys.stderr,
+            notebook = find_notebook(args.notebook)
+            print(f"Checking {notebook} with nbgrader (this takes a few seconds)...", file=sys.stderr,
                   flush=True)
-            outcome = check(args.notebook, args.assignment, timeout=args.timeout,
+            outcome = check(notebook, args.assignment, timeout=args.timeout,
                             write_feedback=not args.no_feedback)
             print(format_report(outcome))
         elif args.command == "cohort":

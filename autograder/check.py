@@ -1,4 +1,7 @@
-"""``python -m autograder check NOTEBOOK [--assignment ID]``: grade a learner's notebook as an instructor would.
+"""``python -m autograder check NOTEBOOK|ID [--assignment ID]``: grade a learner's notebook as an instructor would.
+
+``check resilience`` grades the learner's own copy, ``my-work/resilience/resilience.ipynb``
+(where ``fetch`` put it; see :func:`find_notebook`); any other argument is a notebook's path.
 
 In a throwaway nbgrader course (:class:`autograder.scratch.ScratchCourse`):
 ``generate_assignment`` from the source assignment, the learner's notebook
@@ -54,6 +57,24 @@ class CheckResult:
     @property
     def max_score(self) -> float:
         return autograded_totals(self.questions)[1]
+
+
+def find_notebook(target: str | Path) -> Path:
+    """The notebook ``check TARGET`` grades: the file ``target``, or, when no such file exists and
+    ``target`` is an assignment id, the learner's copy of it in the work folder ``fetch`` writes to."""
+    from .assignments import list_assignments
+    from .fetch import default_dest, shown
+
+    path = Path(target)
+    if path.exists() or path.suffix or len(path.parts) != 1:
+        return path
+    if str(target) not in {a.id for a in list_assignments()}:
+        return path  # validate_notebook says "no such file"
+    copy = default_dest() / str(target) / f"{target}.ipynb"
+    if not copy.exists():
+        raise AutograderError(f"you have no copy of {str(target)!r} yet (looked for {shown(copy)}). "
+                              f"Get one with: python -m autograder fetch {target}")
+    return copy
 
 
 def validate_notebook(path: Path) -> None:

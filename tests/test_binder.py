@@ -280,3 +280,19 @@ def test_readme_binder_badge_opens_the_start_lesson():
     )
     start_page = ROOT / START_URLPATH.removeprefix("lab/tree/")
     assert start_page.is_file(), f"the Binder badge opens {START_URLPATH}, but {start_page} does not exist"
+
+
+def test_binder_starts_jupyterlab_with_the_learners_setup(tmp_path):
+    """binder/start puts the same JupyterLab configuration on the path as `make lab` does for learners."""
+    import os
+    import subprocess
+
+    start = ROOT / "binder" / "start"
+    assert os.access(start, os.X_OK), "binder/start must be executable (repo2docker runs it directly)"
+    env = {k: v for k, v in os.environ.items() if k != "JUPYTER_CONFIG_PATH"}
+    done = subprocess.run([str(start), "sh", "-c", 'printf %s "$JUPYTER_CONFIG_PATH"'], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=30)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split(":") == [str(ROOT / ".jupyter" / "learner"), str(ROOT / ".jupyter")]
+    makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
+    assert "$(LAB_CONFIG)/learner:)$(LAB_CONFIG)" in makefile

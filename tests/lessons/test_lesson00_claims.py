@@ -106,7 +106,7 @@ def _lesson00_markdown() -> str:
 def test_map_marks_exactly_the_existing_lessons_available():
     text = _lesson00_markdown()
     rows = re.findall(r"^\| (0\d) \| (.+?) \| (.+?) \|$", text, flags=re.M)
-    assert [number for number, _, _ in rows] == [f"0{i}" for i in range(9)]
+    assert [number for number, _, _ in rows] == [f"0{i}" for i in range(10)]
     for number, _question, status in rows:
         notebooks = sorted(COURSE.glob(f"{number}_*.ipynb"))
         if "Coming soon" in status:
@@ -118,11 +118,19 @@ def test_map_marks_exactly_the_existing_lessons_available():
 
 
 def test_assignment_commands_shown_are_the_real_ones():
+    # They are run as written, in JupyterLab's terminal, by tests/browser/test_learner_path.py.
     text = _lesson00_markdown()
     from autograder.assignments import find_assignment
     for assignment in ("resilience", "consistency"):
         assert f"python -m autograder fetch {assignment}" in text
-        assert f"python -m autograder check my-work/{assignment}/{assignment}.ipynb" in text
+        assert f"python -m autograder check {assignment}" in text
+        assert f"my-work/{assignment}/{assignment}.ipynb" in text
         find_assignment(assignment)  # raises if the assignment the start page names does not exist
     later = text[text.index("The testing"):].split("\n\n")[0]
     assert "coming soon" in later.lower()
+
+
+def test_start_page_offers_the_grading_panel():
+    nb = nbformat.read(COURSE / "00_start_here.ipynb", as_version=4)
+    code = "\n".join(cell.source for cell in nb.cells if cell.cell_type == "code")
+    assert 'grading_panel("resilience")' in code
