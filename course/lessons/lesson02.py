@@ -29,8 +29,8 @@ QUESTIONS = (
         "Three services in a chain each call the next with Polly v8's default retry: "
         "<code>MaxRetryAttempts = 3</code>. "
         "The service at the bottom fails every call. How many calls reach it per request at the top?",
-        ("9", "27", "64", "81"),
-        2,
+        ("4", "12", "27", "64"),
+        3,
         "Polly's <code>MaxRetryAttempts</code> counts retries on top of the first call: 4 attempts per hop, "
         "and 4 × 4 × 4 = 64. With Resilience4j's default <code>maxAttempts = 3</code>, which includes the "
         "first call, it would be 3 × 3 × 3 = 27. Read the docs for what the number counts.",
@@ -38,7 +38,7 @@ QUESTIONS = (
     Question(
         "Each of those three clients now gets its own 10% retry budget, and nothing else changes. "
         "Roughly how much load reaches the failing bottom layer, per request at the top?",
-        ("1.0×: budgets stop all retries", "About 1.1×", "About 1.33×", "About 3×"),
+        ("About 1.0×", "About 1.1×", "About 1.33×", "About 3.0×"),
         2,
         "Each client adds its own 10% on top of the traffic it receives, and the traffic it receives "
         "already includes the 10% from the layer above: 1.1 × 1.1 × 1.1 ≈ 1.33. The simulation measures "
@@ -48,22 +48,25 @@ QUESTIONS = (
     Question(
         "Your exponential backoff has reached min(cap, base·2ⁿ) = 800 ms. How long does full jitter sleep, "
         "and how long does equal jitter sleep?",
-        ("Full: 800 ms. Equal: 400 ms",
-         "Full: anywhere from 0 to 800 ms. Equal: 400 ms plus anywhere from 0 to 400 ms",
-         "Full: 800 ms plus anywhere from 0 to 800 ms. Equal: 800 ms ± 400 ms",
-         "Both sleep anywhere from 0 to 800 ms"),
-        1,
+        ("Full: anywhere from 0 to 800 ms. Equal: 400 ms plus anywhere from 0 to 400 ms",
+         "Full: 400 ms plus anywhere from 0 to 400 ms. Equal: anywhere from 0 to 800 ms",
+         "Full: 800 ms plus anywhere from 0 to 800 ms. Equal: 800 ms plus or minus 400 ms",
+         "Both: anywhere from 0 to 800 ms; they differ only in how the number is drawn"),
+        0,
         "Full jitter is uniform(0, v); equal jitter keeps half, v/2 + uniform(0, v/2). Equal jitter never "
         "sleeps less than half the ceiling, which is why, in Brooker's runs, it does about the same work as "
         "full jitter but finishes later.",
     ),
     Question(
         "<code>POST /payments</code> timed out after 2 s. The client sent no idempotency key. Should it retry?",
-        ("Yes: a timeout is a transient error, and transient errors are retryable",
+        ("Yes: a timeout is a transient error, and transient errors are exactly the ones that a retry policy "
+         "with exponential backoff and jitter is for",
          "Not blindly: the payment may have gone through. Send an idempotency key so the server can recognise "
          "the retry and return the first result",
-         "No: never retry a POST",
-         "Yes, but only after waiting the full cap"),
+         "No: POST is not idempotent, so a client must never retry one. It should show the user the error and "
+         "let them decide whether to pay again",
+         "Yes, but only after waiting the full backoff cap, so that the first attempt has surely finished "
+         "before the second one starts"),
         1,
         "A timeout tells you that you don't know, not that it failed. Retrying a non-idempotent operation can "
         "charge the customer twice. With an idempotency key the server stores the result of the first attempt "
@@ -72,10 +75,10 @@ QUESTIONS = (
     Question(
         "The app from the simulation (280 QPS against 300 of capacity, one retry after a 1 s timeout) is stuck "
         "after an outage: about 560 attempts a second, almost no goodput. Which change gets it out?",
-        ("Add a 10% retry budget",
+        ("Add a 10% retry budget to cap the retries",
          "Shed load until the app offers under 150 QPS",
-         "Allow 3 retries instead of 1, so more requests eventually get through",
-         "Nothing: wait, it drains by itself"),
+         "Allow 3 retries, so more requests get through",
+         "Wait: the backlog drains by itself"),
         1,
         "At 140 QPS even with every attempt retried it is 280 a second, under the database's 300, so the "
         "backlog drains; in the simulation goodput is back about 15 s after the load halves. A 10% budget "
@@ -84,8 +87,10 @@ QUESTIONS = (
     ),
     Question(
         "Which of these should a client retry at all?",
-        ("400 Bad Request", "403 Forbidden", "503 Service Unavailable, with a Retry-After header",
-         "409 Conflict from a version check"),
+        ("400 Bad Request, with a body naming the invalid field",
+         "403 Forbidden, for a user who lacks the permission",
+         "503 Service Unavailable, with a Retry-After header",
+         "409 Conflict, from a version check on the row"),
         2,
         "A 503 says \"not now\", and Retry-After says when. 400 and 403 will fail the same way every time. A "
         "409 from a version check means re-read and decide again, not send the same write.",
