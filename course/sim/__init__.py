@@ -32,8 +32,10 @@ same objects also run on real time through
 :class:`RateSchedule`); :class:`ClosedLoop` is a crowd of users who wait for
 each answer and think before the next.
 
-**Everything is recorded.** Services log every call they receive, clients log
-every attempt they send, and load logs every top-level request; ``records()``
+**Everything is recorded.** Services log every call they receive and what
+they did with it, clients log every attempt they send as the client saw it
+(an attempt it gave up on is a ``TIMEOUT`` there, whatever the service
+answered later), and load logs every top-level request; ``records()``
 returns them as numpy arrays. Busy workers, queue length and calls in flight
 are step series with exact time integrals. :mod:`course.sim.metrics` turns
 records into windowed throughput, goodput and percentiles;

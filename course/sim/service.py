@@ -250,7 +250,10 @@ class Service:
         ``arrival``, ``start`` (NaN if never started) and ``end`` (NaN if never
         answered) in seconds; ``outcome`` as :class:`Outcome` codes (-1 if
         unanswered); ``route`` a bit mask of the dependencies the call makes;
-        ``root`` the id of the top-level request.
+        ``root`` the id of the top-level request. This is what the service
+        did, whether or not its caller was still waiting: a caller that timed
+        out records ``TIMEOUT`` in its own client's records, while the row
+        here keeps the answer the service gave later (or -1 if it never did).
         """
         return self.log.arrays()
 

@@ -5,7 +5,7 @@ import pytest
 
 from course.sim import (AdaptiveThrottle, Backoff, Bimodal, Bulkhead, CircuitBreaker, Client, Constant, Dependency,
                         Direct, Down, Errors, Exponential, Fallback, FaultSchedule, Hedge, OpenLoop, Outcome, Retry,
-                        RetryBudget, Service, Simulation, Timeout)
+                        RetryBudget, Service, Simulation, Slow, Timeout)
 from course.sim.policies import CLOSED, HALF_OPEN, OPEN
 
 from tests.sim.helpers import one_call
@@ -191,3 +191,125 @@ def test_done_is_called_once_per_call_with_every_policy_stacked():
     r = load.records()
     assert np.all(np.isfinite(r["end"]))  # one_call's assertion style, at scale: every request answered
     assert np.all((r["outcome"] == Outcome.OK) | (r["outcome"] == Outcome.FALLBACK))
+
+
+# -- Attempt records hold what the client saw; the server's own records hold what the server did ----------------
+
+def _outcomes(records) -> list:
+    return [int(o) for o in records["outcome"]]
+
+
+def test_a_timed_out_attempt_is_a_timeout_for_the_client_and_the_servers_late_answer_stays_with_the_server():
+    sim = Simulation()
+    b = Service(sim, "B", 1, Constant(0.4))
+    client = Client(sim, b, [Timeout(0.25)])
+    seen = one_call(sim, client, at=1.0)
+    sim.run()
+    assert seen == {"outcome": Outcome.TIMEOUT, "end": pytest.approx(1.25)}
+    attempts, served = client.records(), b.records()
+    assert _outcomes(attempts) == [Outcome.TIMEOUT]
+    assert attempts["sent"].tolist() == [1.0] and attempts["answered"].tolist() == pytest.approx([1.25])
+    # B did not know the caller had left: it finished the work and answered OK at 1.4, to nobody.
+    assert _outcomes(served) == [Outcome.OK] and served["end"].tolist() == pytest.approx([1.4])
+
+
+def test_a_call_shed_after_its_caller_timed_out_is_rejected_only_in_the_servers_records():
+    # One worker, 1 s of work each. Root 0 is served from 0 to 1; root 1 waits in the queue, and at 1.0 B finds
+    # its deadline (0.4) passed and sheds it (REJECTED). The client had given up on both, at 0.3 and 0.4.
+    sim = Simulation()
+    b = Service(sim, "B", 1, Constant(1.0), drop_expired=True)
+    client = Client(sim, b, [Timeout(0.3)])
+    first, second = one_call(sim, client, at=0.0, root=0), one_call(sim, client, at=0.1, root=1)
+    sim.run()
+    assert first["outcome"] is second["outcome"] is Outcome.TIMEOUT
+    attempts, served = client.records(), b.records()
+    assert _outcomes(attempts) == [Outcome.TIMEOUT, Outcome.TIMEOUT]
+    assert attempts["answered"].tolist() == pytest.approx([0.3, 0.4])
+    assert _outcomes(served) == [Outcome.OK, Outcome.REJECTED]
+    assert served["end"].tolist() == pytest.approx([1.0, 1.0])
+
+
+def test_an_attempt_to_a_hung_service_is_a_timeout_for_the_client_and_unanswered_for_the_server():
+    sim = Simulation()
+    b = Service(sim, "B", 1, Constant(0.01), faults=FaultSchedule(Down(0, 100, mode="hang")))
+    client = Client(sim, b, [Retry(2, Backoff("constant", 0.1)), Timeout(0.25)])
+    one_call(sim, client, at=1.0)
+    sim.run()
+    attempts, served = client.records(), b.records()
+    assert _outcomes(attempts) == [Outcome.TIMEOUT, Outcome.TIMEOUT]
+    assert attempts["sent"].tolist() == pytest.approx([1.0, 1.35])
+    assert attempts["answered"].tolist() == pytest.approx([1.25, 1.6])
+    assert _outcomes(served) == [-1, -1] and np.isnan(served["end"]).all()
+
+
+def test_an_attempt_cut_off_by_the_retry_deadline_is_a_timeout_for_the_client():
+    # As in test_retry_deadline_bounds_the_whole_call_even_mid_attempt: attempts at 2.0, 2.45 and 2.9, each
+    # answered ERROR by B 0.4 s later; the deadline (3.0) ends the call while the third is still at B.
+    sim = Simulation()
+    slow = Service(sim, "B", 10, Constant(0.4), faults=FaultSchedule(Errors(1.0)))
+    client = Client(sim, slow, [Retry(10, Backoff("constant", 0.05), deadline=1.0)])
+    one_call(sim, client, at=2.0)
+    sim.run()
+    attempts, served = client.records(), slow.records()
+    assert _outcomes(attempts) == [Outcome.ERROR, Outcome.ERROR, Outcome.TIMEOUT]
+    assert attempts["answered"].tolist() == pytest.approx([2.4, 2.85, 3.0])
+    assert _outcomes(served) == [Outcome.ERROR] * 3
+    assert served["end"].tolist() == pytest.approx([2.4, 2.85, 3.3])
+
+
+def test_the_hedge_that_loses_is_cancelled_by_the_client_while_the_server_still_finishes_it():
+    # B is slow until 0.05: the first copy (sent at 0) takes 100 x 10 ms = 1 s; the hedge, sent at 0.1, takes
+    # 10 ms and wins at 0.11. The client stops waiting for the first copy then; B answers it OK at 1.0.
+    sim = Simulation()
+    b = Service(sim, "B", 10, Constant(0.01), faults=FaultSchedule(Slow(0, 0.05, factor=100)))
+    client = Client(sim, b, [Hedge(0.1)])
+    seen = one_call(sim, client)
+    sim.run()
+    assert seen == {"outcome": Outcome.OK, "end": pytest.approx(0.11)}
+    attempts, served = client.records(), b.records()
+    assert attempts["sent"].tolist() == pytest.approx([0.0, 0.1])
+    assert _outcomes(attempts) == [Outcome.CANCELLED, Outcome.OK]
+    assert attempts["answered"].tolist() == pytest.approx([0.11, 0.11])
+    assert _outcomes(served) == [Outcome.OK, Outcome.OK] and served["end"].tolist() == pytest.approx([1.0, 0.11])
+
+
+def test_an_outer_timeout_gives_up_on_every_attempt_beneath_it():
+    # Timeout outside Hedge: copies at 0, 0.1 and 0.2 to a hung service, all abandoned when the timeout fires at
+    # 0.25; the fourth copy is sent (at 0.3) to nobody waiting, so it is given up at once.
+    sim = Simulation()
+    b = Service(sim, "B", 10, Constant(0.01), faults=FaultSchedule(Down(0, 100, mode="hang")))
+    client = Client(sim, b, [Timeout(0.25), Hedge(0.1, max_hedges=3)])
+    seen = one_call(sim, client)
+    sim.run()
+    assert seen == {"outcome": Outcome.TIMEOUT, "end": pytest.approx(0.25)}
+    attempts = client.records()
+    assert attempts["sent"].tolist() == pytest.approx([0.0, 0.1, 0.2, 0.3])
+    assert _outcomes(attempts) == [Outcome.TIMEOUT] * 4
+    assert attempts["answered"].tolist() == pytest.approx([0.25, 0.25, 0.25, 0.3])
+    assert client.in_flight.time_average(1.0) == pytest.approx((0.25 + 0.15 + 0.05) / 1.0)
+
+
+def test_client_records_agree_with_what_each_stage_was_told_under_every_policy_stacked():
+    # The run of test_done_is_called_once_per_call_with_every_policy_stacked: B fails 30% of calls and hangs
+    # from 20 to 25 s. Timeout is innermost, so no attempt lasted longer than 0.3 s for the client, though B
+    # answered some of them later or never; a hedge that won cancels its twin. Where the client had B's answer,
+    # its record is B's answer, at B's time.
+    sim = Simulation(seed=9)
+    b = Service(sim, "B", 4, Exponential(0.05), faults=FaultSchedule(Errors(0.3), Down(20, 25, mode="hang")))
+    client = Client(sim, b, [Fallback(0), Retry(3, Backoff("full_jitter", 0.01, 0.2)),
+                             CircuitBreaker(sim, window_size=20, minimum_calls=10, open_wait=2.0), Bulkhead(8),
+                             Hedge(0.2), Timeout(0.3)])
+    OpenLoop(sim, client, rate=40, until=40)
+    sim.run(until=60)
+    attempts, served = client.records(), b.records()
+    assert len(attempts["sent"]) == len(served["arrival"])  # no network: the rows pair up in order
+    assert np.all(attempts["answered"] - attempts["sent"] <= 0.3 + 1e-9)
+    client_view = attempts["outcome"]
+    assert set(np.unique(client_view)) <= {Outcome.OK, Outcome.ERROR, Outcome.TIMEOUT, Outcome.CANCELLED}
+    timed_out, cancelled = client_view == Outcome.TIMEOUT, client_view == Outcome.CANCELLED
+    late = (served["end"] - served["arrival"] > 0.3) | np.isnan(served["end"])
+    assert timed_out.sum() > 20 and cancelled.sum() > 5 and (late & (served["outcome"] == Outcome.OK)).any()
+    assert np.all(late[timed_out]) and np.all((timed_out | cancelled)[late])
+    answered = (client_view == Outcome.OK) | (client_view == Outcome.ERROR)
+    assert np.array_equal(client_view[answered], served["outcome"][answered])
+    assert np.array_equal(attempts["answered"][answered], served["end"][answered])

@@ -5,8 +5,9 @@ They are plain classes with an injected clock (anything with ``now()``) and, whe
 they need chance, an ``rng`` argument: they never read real time or global
 randomness, so the same objects run in the simulator, on a
 :class:`~course.sim.clock.ManualClock` in tests, and on real time through
-:class:`~course.sim.policies.sync.Pipeline`. The adapter that runs them inside
-the simulator lives in :mod:`course.sim.pipeline`.
+:class:`~course.sim.policies.sync.Pipeline`. Inside the simulator,
+:class:`course.sim.client.Client` runs them on the event loop: it wraps each
+policy in a stage of its pipeline (see :mod:`course.sim.client`).
 """
 
 from .backoff import Backoff
