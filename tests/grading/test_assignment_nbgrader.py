@@ -50,7 +50,13 @@ def test_source_notebook_has_valid_nbgrader_metadata_and_the_planned_points(assi
     assert set(manual) == set(spec.questions)
     hidden = {c.metadata["nbgrader"]["grade_id"] for c in nb.cells if "### BEGIN HIDDEN TESTS" in c.source}
     assert hidden <= set(autograded) and len(hidden) == spec.hidden_cells
-    assert f"score: X / {spec.autograded_points:g}" in nb.cells[0].source  # the intro states the total
+    # One cell near the top says how to check the work, with every command line and the total.
+    how = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "how_to_check"]
+    assert len(how) == 1 and nb.cells.index(how[0]) <= 3
+    assert how[0].source.startswith("## How to check your work\n")
+    assert f"score: X / {spec.autograded_points:g}" in how[0].source
+    assert [c.metadata["nbgrader"]["grade_id"] for c in nb.cells if "python -m autograder" in c.source] \
+        == ["how_to_check"]
     for cell in nb.cells:
         meta = cell.metadata.get("nbgrader", {})
         if meta.get("grade_id") in autograded:
@@ -64,6 +70,53 @@ def test_source_notebook_has_valid_nbgrader_metadata_and_the_planned_points(assi
             assert meta.get("task"), "nbgrader keeps mark schemes only in task cells"
         if cell.cell_type == "code":
             assert not cell.get("outputs") and cell.get("execution_count") is None, "saved without outputs"
+
+
+#: A test cell's first line: what kind of tests it holds, what they test, its grade_id and points.
+TITLE = re.compile(r"^# (?P<kind>Visible|Hidden) tests: (?P<what>.+) \((?P<id>\w+), (?P<points>\d+) points?"
+                   r"(?P<grader>, run by the grader)?\)$")
+
+
+def _outside_hidden_regions(source: str) -> list[str]:
+    lines, inside = [], False
+    for line in source.split("\n"):
+        if "### BEGIN HIDDEN TESTS" in line:
+            inside = True
+        elif "### END HIDDEN TESTS" in line:
+            inside = False
+        elif not inside:
+            lines.append(line)
+    return lines
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_each_test_cell_is_what_its_title_says(assignment):
+    """A "Visible tests" cell holds no hidden tests; a "Hidden tests" cell holds nothing a learner can run
+    (only a note, outside its hidden region), so nothing a learner sees passing can fail when graded."""
+    spec = SPECS[assignment]
+    autograded = spec.autograded_ids()
+    nb = nbformat.read(spec.source, as_version=4)
+    for cell in nb.cells:
+        gid = cell.metadata.get("nbgrader", {}).get("grade_id")
+        if gid not in autograded:
+            continue
+        title = TITLE.match(cell.source.split("\n", 1)[0])
+        assert title, f"{gid}: first line {cell.source.splitlines()[0]!r}"
+        assert title["id"] == gid and float(title["points"]) == autograded[gid], gid
+        if title["kind"] == "Visible":
+            assert not title["grader"] and "HIDDEN TESTS" not in cell.source, gid
+            # What it prints claims only what ran: no "OK" that looks like a verdict on the whole cell.
+            printed = [line for line in cell.source.split("\n") if line.startswith("print(")]
+            assert printed == [cell.source.rstrip().split("\n")[-1]], gid
+            assert "visible tests passed" in printed[0] and not re.search(r"\bOK\b", printed[0]), gid
+        else:
+            assert title["grader"] and cell.source.count("### BEGIN HIDDEN TESTS") == 1, gid
+            outside = [line for line in _outside_hidden_regions(cell.source) if line.strip()]
+            assert all(line.startswith("# ") for line in outside), f"{gid}: code outside the hidden region"
+            assert "grader puts its tests here" in cell.source, gid
+    hidden = [gid for gid in autograded if "Hidden tests:" in
+              next(c.source for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == gid)]
+    assert len(hidden) == spec.hidden_cells
 
 
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
@@ -133,6 +186,9 @@ def test_student_version_hides_solutions_hidden_tests_and_mark_schemes(graded, a
                    *spec.solution_secrets):
         assert secret not in text, secret
     nb = nbformat.read(course["student"], as_version=4)
+    for cell in nb.cells:  # a hidden-tests cell is only its note in the student version
+        if cell.source.startswith("# Hidden tests:"):
+            assert all(line.startswith("#") for line in cell.source.split("\n")), cell.metadata["nbgrader"]["grade_id"]
     stubs = [c for c in nb.cells if "raise NotImplementedError()" in c.source]
     assert list(dict.fromkeys(c.metadata["nbgrader"]["grade_id"] for c in stubs)) == list(spec.answer_cells)
     assert spec.interface_line in text
