@@ -3,7 +3,7 @@
 On a fresh clone of the course (:mod:`tests.learner_checkout`): run ``make lab
 ARGS=--no-browser`` as the README says, open exactly the URL it prints, and
 check that the start page is the open document and nbgrader's authoring UI is
-absent. Then open JupyterLab's terminal, type the start page's fetch and check
+absent. Run the start page and save it: git sees no change. Then open JupyterLab's terminal, type the start page's fetch and check
 commands as written, expect ``score: 0 / 60`` for the fresh copy, and open the
 fetched notebook from the file browser.
 """
@@ -18,7 +18,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from tests.learner_checkout import MakeLab, learner_clone
+from tests.learner_checkout import MakeLab, git, learner_clone
 
 pytestmark = pytest.mark.browser
 
@@ -57,6 +57,18 @@ def _wait(fetch, done, timeout: float, what: str, interval: float = 0.5):
 def _current_tab(page) -> str:
     tab = page.locator("#jp-main-dock-panel .lm-TabBar-tab.lm-mod-current .lm-TabBar-tabLabel")
     return tab.first.inner_text() if tab.count() else ""
+
+
+def _kernel_status(page) -> str:
+    """The status bar's kernel text ("Python 3 (ipykernel) | Idle"), accepting the kernel dialog if it asks.
+
+    Under load JupyterLab may ask which kernel to start before it has read the
+    list of kernels; a learner would press Select, so the test does too."""
+    accept = page.locator(".jp-Dialog .jp-Dialog-button.jp-mod-accept")
+    if accept.count() and accept.first.is_visible():
+        accept.first.click()
+    status = page.locator(".jp-StatusBar-TextItem").filter(has_text="|")
+    return status.first.inner_text() if status.count() else ""
 
 
 def _menu(page, *path: str) -> None:
@@ -118,6 +130,18 @@ def test_from_the_printed_url_to_a_score(chromium, tmp_path):
             assert page.get_by_text("Create Assignment").count() == 0
             assert page.locator(".jp-Toolbar").get_by_text("Validate").count() == 0
             assert page.locator("[data-id*='nbgrader'], [data-id*='create_assignment']").count() == 0
+
+            # Run the start page and save it, as a learner does: git sees no change.
+            _wait(lambda: _kernel_status(page), lambda t: t.endswith("Idle"), 90, "the start page's kernel")
+            _menu(page, "Run", "Run All Cells")
+            _wait(lambda: page.locator(".jp-OutputArea-output img.widget-image").count(), bool, 90,
+                  "the start page's dashboard to be drawn")
+            start_page = checkout / "course" / "00_start_here.ipynb"
+            saved_before = start_page.stat().st_mtime_ns
+            page.locator(".jp-Notebook").first.click()
+            page.keyboard.press("Control+s")
+            _wait(lambda: start_page.stat().st_mtime_ns, lambda t: t != saved_before, 30, "the save to happen")
+            assert git(checkout, "status", "--porcelain") == ""
 
             _menu(page, "File", "New", "Terminal")
             page.locator(".jp-Terminal").first.wait_for()
