@@ -81,7 +81,7 @@ QUESTIONS = (
          "Wait: the backlog drains by itself"),
         1,
         "At 140 QPS even with every attempt retried it is 280 a second, under the database's 300, so the "
-        "backlog drains; in the simulation goodput is back about 15 s after the load halves. A 10% budget "
+        "backlog drains; in the simulation goodput is back about 20 s after the load halves. A 10% budget "
         "still adds 28 retries a second to 280 (308 > 300): stuck. More retries make it worse, and it does "
         "not drain by itself: that's what makes it metastable.",
     ),

@@ -67,7 +67,7 @@ QUESTIONS = (
          "About 100%: every call is sent twice, and the first answer wins"),
         0,
         "By definition, 5% of calls are still outstanding at the p95, so about 5% get a second copy. Dean and "
-        "Barroso report about 5%; our simulation measured 5.2% while the request p99 fell by 87%. Hedge "
+        "Barroso report about 5%; our simulation measures about 5% while the request p99 falls by about 85%. Hedge "
         "only calls that are safe to run twice (reads, or idempotent writes).",
     ),
     Question(
@@ -76,7 +76,7 @@ QUESTIONS = (
         ("About 0", "About 1", "About 2", "About 3"),
         1,
         "Each client keeps sending about K = 2 requests per accept, so the backend sees twice what it "
-        "accepts and rejects the other half: about 1 per accept. Our simulation measured 0.99, against 1.98 "
+        "accepts and rejects the other half: about 1 per accept. Our simulation measures 0.99, against 2.0 "
         "with the throttle off. The clients turn the remaining third away locally, before it costs the "
         "backend anything.",
     ),

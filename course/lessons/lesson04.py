@@ -55,7 +55,7 @@ QUESTIONS = (
         1,
         "One replica applies writes in order and never goes back in time, so reads are monotonic. But your "
         "writes go to the primary, and your replica may not have yours yet. In the simulation, sticky routing "
-        "had 0 monotonic-read violations and 222 read-your-writes violations in 600 reads. For read-your-writes, "
+        "had 0 monotonic-read violations and about 225 read-your-writes violations in 600 reads. For read-your-writes, "
         "route by the version (or LSN, or session token) of your last write.",
     ),
     Question(

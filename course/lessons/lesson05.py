@@ -61,7 +61,7 @@ QUESTIONS = (
         "The outbox closes the gap between 'row written' and 'event exists': both commit or neither does. The "
         "relay then has its own gap, between publish and mark-sent, and a crash there means the row goes out "
         "again. So the outbox turns 'sometimes never' into 'at least once', and the consumer has to be "
-        "idempotent. In the outbox dashboard a relay that dies after 20% of its publishes sent 126 events "
+        "idempotent. In the outbox dashboard a relay that dies after 20% of its publishes sends about 125 events "
         "for 100 orders.",
     ),
     Question(
@@ -75,8 +75,8 @@ QUESTIONS = (
         "Each saga step commits locally, so the others see its effects before the saga is decided. That is "
         "the missing I in ACID. Countermeasures: a <i>semantic lock</i> (mark the widget 'reserved, pending' "
         "so others can wait or decide), <i>commutative updates</i>, and ordering the steps so the ones most "
-        "likely to fail come before the <i>pivot</i> step. In the outcomes dashboard, with limited stock, 18 "
-        "of 39 out-of-stock refusals happened while a widget sat in a saga that later gave it back.",
+        "likely to fail come before the <i>pivot</i> step. In the outcomes dashboard, with limited stock, about "
+        "half of some 40 out-of-stock refusals happen while a widget sits in a saga that later gives it back.",
     ),
     Question(
         "An order's status updates 'placed', 'paid', 'shipped' are sent a millisecond apart and can arrive in "
@@ -87,8 +87,8 @@ QUESTIONS = (
          "All three, stored as they came, and let the UI work out which one is current"),
         1,
         "Arrival order is not send order. Stamp each update with a version (or a sequence number per order) "
-        "and keep a newer one only. In the delivery dashboard, last-arrival-wins left 32 of 50 orders with the "
-        "wrong final status; keeping the newest version left none.",
+        "and keep a newer one only. In the delivery dashboard, last-arrival-wins leaves about 34 of 50 orders with the "
+        "wrong final status; keeping the newest version leaves none.",
     ),
 )
 

@@ -17,12 +17,19 @@ from course.sim import queueing
 COURSE = Path(__file__).resolve().parents[2] / "course"
 
 
+def dots(rho: float, seeds: int) -> list[float]:
+    """The dashboard's dot (a 2,500-request run's mean W/S) for seeds 1..``seeds``."""
+    return [utilisation.simulate(rho=rho, seed=seed).mean_ratio for seed in range(1, seeds + 1)]
+
+
 def test_rho_half_reads_two_and_half_of_it_is_waiting():
     # "At ρ = 0.5 read the blue line where the red dot sits: 2 ... half of that is waiting in line."
     w = queueing.mm1_response_time(0.5, 1.0)
     assert w == pytest.approx(2.0)
     assert (w - 1.0) / w == pytest.approx(0.5)
     assert utilisation.simulate(rho=0.5, workers=1).mean_ratio == pytest.approx(2.0, rel=0.15)
+    # The long run, not one seed: the mean of 100 dots within 3% of theory (1.99 measured).
+    assert np.mean(dots(0.5, 100)) == pytest.approx(2.0, rel=0.03)
 
 
 def test_rho_0_9_reads_about_ten_and_nine_tenths_is_waiting():
@@ -32,6 +39,7 @@ def test_rho_0_9_reads_about_ten_and_nine_tenths_is_waiting():
     assert w == pytest.approx(10.0)
     assert (w - 1.0) / w == pytest.approx(0.9)
     assert utilisation.simulate(rho=0.9, workers=1).mean_ratio == pytest.approx(10.0, rel=0.15)
+    assert np.mean(dots(0.9, 400)) == pytest.approx(10.0, rel=0.05)  # 9.96 ± 0.19 measured
     assert 0.9 / 0.5 == pytest.approx(1.8)
     assert w / queueing.mm1_response_time(0.5, 1.0) == pytest.approx(5.0)
 
@@ -83,6 +91,12 @@ def test_same_seed_same_answer_other_seeds_scatter_from_7_to_11():
     assert max(others) - min(others) > 2.0
     assert all(value != first for value in others)
     assert utilisation.ARRIVALS == 2500
+    # "Over many seeds the dots average 10, right on the line, yet one in five lands below 6.5 or above 15."
+    # 400 seeds: mean 9.96, 10th percentile 6.49, 90th 15.0; the tolerances cover the sampling error.
+    many = np.array(dots(0.9, 400))
+    assert many.mean() == pytest.approx(10.0, rel=0.05)
+    low, high = np.percentile(many, [10, 90])
+    assert 5.8 <= low <= 7.2 and 13.5 <= high <= 16.5
 
 
 def test_short_run_reads_low_near_one():

@@ -1,18 +1,21 @@
 """Every number lesson 05 (``course/05_sagas_and_messages.ipynb``) states, checked against the simulator.
 
-Each test quotes the claim it checks, in the lesson's words. The runs use the
-dashboards' own settings and seeds (1 unless the lesson says otherwise), so
-the lesson describes exactly what the learner sees; the claims the lesson
-generalises from (the arithmetic of stuck sagas, idempotent consumers, the
-outbox) are also checked on other seeds. Years and titles of papers are
-citations, not simulator figures.
+Each test quotes the claim it checks, in the lesson's words. A number the
+lesson states from a random simulation is its long-run value: theory ((1 − p)³,
+q^(retries + 1), 100 / (1 − r)) or the mean over :data:`SEEDS`, within the
+tolerance stated next to the check. Where the lesson also says what the
+dashboard's own run shows ("126 events ... in this run"), that figure is
+checked at the dashboard's seed (1), since it is what the learner sees. Years
+and titles of papers are citations, not simulator figures.
 """
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import nbformat
+import numpy as np
 import pytest
 
 from course.dashboards import delivery, saga_outcomes
@@ -24,6 +27,16 @@ from course.models import dual_write
 from course.models import saga as saga_model
 
 NOTEBOOK = Path(__file__).resolve().parents[2] / "course" / "05_sagas_and_messages.ipynb"
+
+#: Seeds for long-run means. A delivery or relay run takes under 0.02 s, a saga-outcomes run 0.08 s. Each tolerance
+#: is at least 2.5 standard errors of the mean over these seeds (the spread of one run, measured over 40 seeds
+#: when the lesson was written, is quoted next to each check).
+SEEDS = tuple(range(1, 41))
+
+
+def mean_over(figure, seeds=SEEDS) -> float:
+    """``figure(seed)`` averaged over ``seeds``."""
+    return float(np.mean([figure(seed) for seed in seeds]))
 
 
 def notebook_text() -> str:
@@ -96,12 +109,17 @@ def test_experiment_1_choreography_needs_6_messages():
 
 
 def test_experiment_2_a_compensation_failing_once_costs_time():
-    # "still **compensated**, but the saga took **381 ms** instead of 147 ms"
+    # "still **compensated**, but the saga took about **0.24 s** longer (381 ms instead of 147 ms in this run): each
+    #  compensation waited 0.1 s for its retry and then ran again". One run's difference varies by ± 26 ms; ± 20 ms
+    #  on the mean over 40 seeds.
+    def duration(compensation, seed):
+        return saga_sequence.run_one("orchestration", "ship", compensation, seed).result.duration
+
+    assert mean_over(lambda seed: duration("once", seed) - duration("never", seed)) == pytest.approx(0.24, abs=0.02)
+    assert 2 * saga_sequence.RETRY_DELAY + 2 * saga_model.STEP_LATENCY.mean == pytest.approx(0.24)
     once = saga_sequence.run_one("orchestration", "ship", "once", 1)
-    never = saga_sequence.run_one("orchestration", "ship", "never", 1)
     assert once.status == "compensated" and once.check
-    assert round(1000 * once.result.duration) == 381
-    assert round(1000 * never.result.duration) == 147
+    assert round(1000 * duration("once", 1)) == 381 and round(1000 * duration("never", 1)) == 147
 
 
 def test_experiment_2_a_compensation_that_always_fails_leaves_the_saga_stuck():
@@ -116,8 +134,8 @@ def test_experiment_2_a_compensation_that_always_fails_leaves_the_saga_stuck():
 
 
 def test_experiment_3_two_hundred_orders():
-    # "runs **200** orders, one every 20 ms" ... "**146** completed, **50** compensated, **4** stuck: **73%**, **25%**
-    #  and **2.0%**, against an expected 72.9%, 24.9% and 2.2%." ... "the 196 that are not stuck" ...
+    # "runs **200** orders, one every 20 ms" ... "In this run **146** completed, **50** compensated, **4** stuck:
+    #  **73%**, **25%** and **2.0%**, against an expected 72.9%, 24.9% and 2.2%." ... "the 196 that are not stuck" ...
     #  "Money is conserved and stock never goes negative."
     assert saga_outcomes.SAGAS == 200 and saga_model.SPACING == pytest.approx(0.02)
     r = saga_outcomes.simulate("orchestration", 0.1, 0.3, 1, "plenty", 1)
@@ -157,9 +175,15 @@ def test_the_stuck_arithmetic_holds_on_other_seeds():
 
 
 def test_experiment_3_limited_stock_and_the_missing_isolation():
-    # "stock for 60% of the orders" ... "**39** orders are refused as out of stock, and **18** of those refusals
-    #  happened while a widget sat reserved by a saga that later *released* it."
+    # "stock for 60% of the orders" ... "about **40** orders are refused as out of stock (39 in this run), and about
+    #  half of those refusals (**18** here) happened while a widget sat reserved by a saga that later *released*
+    #  it." One run varies by ± 7 refusals and ± 12 dirty ones; tolerances on the means over 40 seeds: ± 3
+    #  refusals, ± 0.1 on the dirty share of them.
     assert saga_model.STOCK_SHARE == 0.6
+    runs = [saga_outcomes.simulate("orchestration", 0.1, 0.3, 1, "limited", seed) for seed in SEEDS]
+    refusals = np.mean([r.refusals for r in runs])
+    assert refusals == pytest.approx(40, abs=3)
+    assert np.mean([r.dirty_refusals for r in runs]) / refusals == pytest.approx(0.5, abs=0.1)
     r = saga_outcomes.simulate("orchestration", 0.1, 0.3, 1, "limited", 1)
     assert (r.refusals, r.dirty_refusals) == (39, 18)
     # Not a fluke of seed 1: dirty refusals happen on other seeds and in both styles.
@@ -170,8 +194,8 @@ def test_experiment_3_limited_stock_and_the_missing_isolation():
 
 
 def test_idea_section_2_percent_needed_a_person():
-    # "With q = 0.3 and one retry, 2% of our orders needed a person."
-    assert saga_outcomes.simulate("orchestration", 0.1, 0.3, 1, "plenty", 1).shares["stuck"] == 0.02
+    # "With q = 0.3 and one retry, about 2% of our orders needed a person." (theory: 2.2%)
+    assert float(saga_model.theory(0.1, 0.3, 1)["stuck"]) == pytest.approx(0.02, abs=0.003)
 
 
 # -- Experiment 4: delivery -------------------------------------------------------------------------
@@ -189,13 +213,32 @@ def test_experiment_4_the_delivery_system_matches_the_description():
     assert delivery_model.REDELIVERY_DELAY == 0.5
 
 
-def test_experiment_4_the_naive_consumer():
-    # "**223** applications of 200 messages: **21** payments applied twice. The total is **415 €**, not 400"
-    #  ... "**11** duplicate copies, and **12** redeliveries"
+def test_experiment_4_the_naive_consumer_in_this_run():
+    # "**223** applications of 200 messages in this run: **21** payments applied more than once, **23** extra
+    #  applications ... The total is **415 €**, not 400, and the balances are wrong." ... "**11** duplicate copies
+    #  and **12** redeliveries here"
     r = run_delivery()
-    assert (r.applied, r.double_applied) == (223, 21)
+    assert (r.applied, r.double_applied, r.applied - r.messages) == (223, 21, 23)
     assert sum(r.balances_after.values()) == 415 and not r.money and not r.balances_exact
     assert (r.duplicates, r.redeliveries) == (11, 12)
+
+
+def test_experiment_4_the_naive_consumer_on_average():
+    # "(about 20 and 21 on average) ... A repeated credit creates money and a repeated debit destroys it, so across
+    #  runs the total is off by about 25 € either way." ... "(about 10 and 11 on average)"
+    # One run varies by ± 4.3 payments, ± 4.8 applications, ± 30 € and ± 3 repeats; tolerances on the means over
+    # 40 seeds: ± 2.5 (payments, applications), ± 7 € on the size of the error and ± 15 € on the total itself,
+    # ± 1.5 (repeats). The duplicates' long run is 5% of the 200 messages.
+    runs = [run_delivery(seed=seed) for seed in SEEDS]
+    assert np.mean([r.double_applied for r in runs]) == pytest.approx(20, abs=2.5)
+    assert np.mean([r.applied - r.messages for r in runs]) == pytest.approx(21, abs=2.5)
+    totals = np.array([sum(r.balances_after.values()) for r in runs])
+    assert np.mean(np.abs(totals - 400)) == pytest.approx(25, abs=7)
+    assert np.mean(totals) == pytest.approx(400, abs=15)  # either way: created and destroyed alike
+    assert all(not r.balances_exact for r in runs)
+    assert 0.05 * 200 == 10
+    assert np.mean([r.duplicates for r in runs]) == pytest.approx(10, abs=1.5)
+    assert np.mean([r.redeliveries for r in runs]) == pytest.approx(11, abs=1.5)
 
 
 def test_experiment_4_the_idempotent_consumer():
@@ -211,16 +254,25 @@ def test_the_idempotent_consumer_is_exact_on_other_seeds(seed):
     assert r.balances_exact and r.money and r.double_applied == 0
 
 
+def _overtaken(result) -> int:
+    return delivery.arrival_points(result)["overtaken"][0].size
+
+
 def test_experiment_4_out_of_order():
-    # "**122** of the 200 messages arrived after a message sent later" ... "down to **1 ms** and it is still
-    #  **48**" ... "swaps them about half the time" ... "keeps whatever arrived last leaves **32** of them with
-    #  the wrong final status; one that keeps only a newer version number leaves **0**"
+    # "about **130** of the 200 messages (122 in this run) arrived after a message sent later" ... "down to **1 ms**
+    #  and it is still about **50** (48 here)" ... "swaps them about half the time" ... "keeps whatever arrived
+    #  last leaves about **34** of them (32 here) with the wrong final status; one that keeps only a newer version
+    #  number leaves **0**". One run varies by ± 5, ± 4 and ± 3.5; tolerances on the means over 40 seeds: ± 4,
+    #  ± 3 and ± 2.
+    runs = [run_delivery(seed=seed) for seed in SEEDS]
+    assert np.mean([_overtaken(r) for r in runs]) == pytest.approx(130, abs=4)
+    fast = np.mean([_overtaken(run_delivery(delay_ms=1.0, seed=seed)) for seed in SEEDS])
+    assert fast == pytest.approx(50, abs=3)
+    assert 0.35 < fast / delivery.TRANSFERS < 0.65  # about half the transfers' pairs swap
+    assert np.mean([r.wrong_status_last_wins for r in runs]) == pytest.approx(34, abs=2)
+    assert all(r.wrong_status_versioned == 0 for r in runs)
     r = run_delivery()
-    assert delivery.arrival_points(r)["overtaken"][0].size == 122
-    fast = run_delivery(delay_ms=1.0)
-    overtaken = delivery.arrival_points(fast)["overtaken"][0].size
-    assert overtaken == 48
-    assert 0.35 < overtaken / delivery.TRANSFERS < 0.65  # about half the transfers' pairs swap
+    assert _overtaken(r) == 122 and _overtaken(run_delivery(delay_ms=1.0)) == 48
     assert (r.wrong_status_last_wins, r.wrong_status_versioned) == (32, 0)
 
 
@@ -233,54 +285,92 @@ def test_experiment_5_lesson_04s_dashboard_shows_no_outbox_anomalies():
         assert r.anomalies == 0, p
 
 
+def _slowest_s(result) -> float:
+    return max(lag for _, lag in result.lag_ms) / 1000
+
+
 def test_experiment_5_the_relay():
     # "**100** orders, the order service dies right after 10% of its commits, the relay dies after 20% of its
-    #  publishes" ... "The service died after **13** commits, and there are **0** anomalies" ... "The relay died
-    #  **26** times ... **126** events for 100 orders. The naive warehouse picked **126** items. Switch it to
-    #  **idempotent** and it picks **100**." ... "The slowest event reached the warehouse **1.8 s** after its
-    #  commit."
+    #  publishes" ... "The service died after **13** commits in this run (about 10 on average), and there are **0**
+    #  anomalies" ... "The relay died **26** times here ... **126** events for 100 orders (on average 100 / 0.8 =
+    #  **125**). The naive warehouse picks an item per event. Switch it to **idempotent** and it picks **100**."
+    #  ... "about **1.6 s** after its commit (1.8 s here)."
+    # One run varies by ± 2.6 crashes, ± 5 events and ± 0.5 s; tolerances on the means over 40 seeds: ± 1, ± 2.5,
+    # ± 0.25 s.
     assert outbox_relay.ORDERS == 100
+    runs = [run_relay(seed=seed) for seed in SEEDS]
+    assert all(r.anomalies == 0 and r.picked == r.deliveries for r in runs)
+    assert np.mean([r.service_crashes for r in runs]) == pytest.approx(10, abs=1)
+    assert outbox_relay.ORDERS / (1 - 0.2) == 125
+    assert np.mean([r.deliveries for r in runs]) == pytest.approx(125, abs=2.5)
+    assert np.mean([r.relay_crashes for r in runs]) == pytest.approx(25, abs=2.5)
+    assert np.mean([_slowest_s(r) for r in runs]) == pytest.approx(1.6, abs=0.25)
+    assert all(run_relay(consumer="idempotent", seed=seed).picked == 100 for seed in SEEDS[:5])
     r = run_relay()
     assert r.service_crashes == 13 and r.anomalies == 0
     assert r.relay_crashes == 26 and r.deliveries == 126 and r.picked == 126
-    assert run_relay(consumer="idempotent").picked == 100
-    assert round(max(lag for _, lag in r.lag_ms) / 1000, 1) == 1.8
+    assert round(_slowest_s(r), 1) == 1.8
 
 
 def test_experiment_5_a_relay_that_crashes_half_the_time():
-    # "Drag the relay's crash probability to **0.5**: **229** events, the slowest after **12 s**."
+    # "Drag the relay's crash probability to **0.5**: about **200** events (100 / 0.5; 229 here), the slowest after
+    #  about **9 s** (12 s here)." One run varies by ± 14 events and ± 1.4 s; ± 7 and ± 0.8 s on the means.
+    runs = [run_relay(relay_crash=0.5, seed=seed) for seed in SEEDS]
+    assert all(r.anomalies == 0 for r in runs)
+    assert np.mean([r.deliveries for r in runs]) == pytest.approx(outbox_relay.ORDERS / 0.5, abs=7)
+    assert np.mean([_slowest_s(r) for r in runs]) == pytest.approx(9, abs=0.8)
     r = run_relay(relay_crash=0.5)
-    assert r.deliveries == 229 and r.anomalies == 0
-    assert round(max(lag for _, lag in r.lag_ms) / 1000) == 12
+    assert r.deliveries == 229 and round(_slowest_s(r)) == 12
 
 
 def test_experiment_5_write_then_publish():
-    # "**13** anomalies, one for every crash after a commit ... No repeats"
-    r = run_relay(mode="write_then_publish")
-    assert r.anomalies == 13 == r.service_crashes and r.duplicates == 0
+    # "**13** anomalies here (about 10 on average), one for every crash after a commit ... No repeats"
+    runs = [run_relay(mode="write_then_publish", seed=seed) for seed in SEEDS]
+    assert all(r.anomalies == r.service_crashes and r.duplicates == 0 for r in runs)
+    assert np.mean([r.anomalies for r in runs]) == pytest.approx(10, abs=1)
+    assert run_relay(mode="write_then_publish").anomalies == 13
 
 
 # -- Section 4 and the self-check ---------------------------------------------------------------------
 
 def test_idea_section_numbers():
-    # Table: "10 (command + reply per attempt)" / "6 events"; "Experiment 5: 0 anomalies, but 26 repeats";
-    # "experiment 4: 21 double payments without it, none with it"; "32 wrong statuses without versions, 0 with"
+    # Table: "10 (command + reply per attempt)" / "6 events"; "Experiment 5: 0 anomalies, but about 25 repeats";
+    # "experiment 4: about 20 payments applied more than once without it, none with it"; "about 34 wrong statuses
+    # in 50 without versions, 0 with". Long runs as in the experiments' tests above.
     assert len(saga_sequence.run_one("orchestration", "ship", "never", 1).messages) == 10
     assert len(saga_sequence.run_one("choreography", "ship", "never", 1).messages) == 6
-    r = run_relay()
-    assert (r.anomalies, r.duplicates) == (0, 26)
-    assert run_delivery().double_applied == 21 and run_delivery("idempotent").double_applied == 0
-    assert (run_delivery().wrong_status_last_wins, run_delivery().wrong_status_versioned) == (32, 0)
+    relays = [run_relay(seed=seed) for seed in SEEDS]
+    assert all(r.anomalies == 0 for r in relays)
+    assert np.mean([r.duplicates for r in relays]) == pytest.approx(25, abs=2.5)
+    assert np.mean([run_delivery(seed=seed).double_applied for seed in SEEDS]) == pytest.approx(20, abs=2.5)
+    assert all(run_delivery("idempotent", seed=seed).double_applied == 0 for seed in SEEDS[:10])
+    assert np.mean([run_delivery(seed=seed).wrong_status_last_wins for seed in SEEDS]) == pytest.approx(34, abs=2)
+
+
+def _figures(pattern, text):
+    match = re.search(pattern, text)
+    assert match, pattern
+    return tuple(int(g) for g in match.groups())
 
 
 def test_self_check_numbers():
-    # Q4: "sent 126 events for 100 orders"; Q5: "18 of 39 out-of-stock refusals"; Q6: "32 of 50 orders"
+    # Q4: events sent for 100 orders; Q5: dirty refusals of the out-of-stock ones; Q6: wrong statuses of 50 orders.
+    # Each explanation may quote this run's figure (seed 1: 126; 18 of 39; 32 of 50) or the long run (125; about
+    # half of 40; 34 of 50), within the tolerances of the tests above.
     text = " ".join(q.explain for q in lesson05.QUESTIONS)
-    assert "126 events for 100 orders" in text and "18 of 39" in text and "32 of 50" in text
-    assert run_relay().deliveries == 126
+    (events,) = _figures(r"(\d+) events for 100 orders", text)
+    assert events == run_relay().deliveries or abs(events - 125) <= 2.5
     limited = saga_outcomes.simulate("orchestration", 0.1, 0.3, 1, "limited", 1)
-    assert (limited.dirty_refusals, limited.refusals) == (18, 39)
-    assert run_delivery().wrong_status_last_wins == 32 and delivery.ORDERS == 50
+    if "half of some" in text:  # the long run: about half of about 40
+        (refused,) = _figures(r"about half of some (\d+) out-of-stock refusals", text)
+        assert abs(refused - 40) <= 3
+    else:
+        dirty, refused = _figures(r"(\d+) of (\d+) out-of-stock refusals", text)
+        assert (dirty, refused) == (limited.dirty_refusals, limited.refusals) or (
+            abs(refused - 40) <= 3 and abs(dirty / refused - 0.5) <= 0.1)
+    (wrong,) = _figures(r"(\d+) of 50 orders", text)
+    assert wrong == run_delivery().wrong_status_last_wins or abs(wrong - 34) <= 2
+    assert delivery.ORDERS == 50
 
 
 def test_self_check_answers_are_what_the_simulator_shows():
