@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import json
 import re
-import time
 from pathlib import Path
 
 import nbformat
 import pytest
 
+from tests.browser.polling import poll
 from tests.learner_checkout import MakeLab, git, learner_clone
 
 pytestmark = pytest.mark.browser
@@ -41,17 +41,6 @@ def start_page_commands(checkout: Path) -> list[str]:
     commands = COMMAND.findall(text)
     assert [c.split()[3] for c in commands] == ["fetch", "check"], commands
     return commands
-
-
-def _wait(fetch, done, timeout: float, what: str, interval: float = 0.5):
-    deadline = time.monotonic() + timeout
-    value = fetch()
-    while not done(value):
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout:.0f} s waiting for {what}; last state:\n{value}")
-        time.sleep(interval)
-        value = fetch()
-    return value
 
 
 def _current_tab(page) -> str:
@@ -85,7 +74,7 @@ def _run_in_terminal(page, command: str, until: re.Pattern, timeout: float) -> s
     terminal.click()
     page.keyboard.type(command)
     page.keyboard.press("Enter")
-    return _wait(lambda: page.evaluate(JS_TERMINAL_TEXT), lambda text: bool(until.search(text)), timeout,
+    return poll(lambda: page.evaluate(JS_TERMINAL_TEXT), lambda text: bool(until.search(text)), timeout,
                  f"`{command}` to finish in JupyterLab's terminal")
 
 
@@ -104,7 +93,7 @@ def _open_in_file_browser(page, *names: str) -> None:
                     refresh.first.click()
             return item.count()
 
-        _wait(visible, bool, 30, f"{name!r} in the file browser")
+        poll(visible, bool, 30, f"{name!r} in the file browser")
         item.first.dblclick()
 
 
@@ -122,7 +111,7 @@ def test_from_the_printed_url_to_a_score(chromium, tmp_path):
         screenshot = tmp_path / "learner-path.png"
         try:
             page.goto(lab.url, wait_until="domcontentloaded")
-            _wait(lambda: _current_tab(page), lambda t: t == "00_start_here.ipynb", 60,
+            poll(lambda: _current_tab(page), lambda t: t == "00_start_here.ipynb", 60,
                   "the start page to be the open document")
             page.locator(".jp-Notebook .jp-Cell").first.wait_for()
             menus = page.locator(".lm-MenuBar-item").all_inner_texts()
@@ -132,15 +121,15 @@ def test_from_the_printed_url_to_a_score(chromium, tmp_path):
             assert page.locator("[data-id*='nbgrader'], [data-id*='create_assignment']").count() == 0
 
             # Run the start page and save it, as a learner does: git sees no change.
-            _wait(lambda: _kernel_status(page), lambda t: t.endswith("Idle"), 90, "the start page's kernel")
+            poll(lambda: _kernel_status(page), lambda t: t.endswith("Idle"), 90, "the start page's kernel")
             _menu(page, "Run", "Run All Cells")
-            _wait(lambda: page.locator(".jp-OutputArea-output img.widget-image").count(), bool, 90,
+            poll(lambda: page.locator(".jp-OutputArea-output img.widget-image").count(), bool, 90,
                   "the start page's dashboard to be drawn")
             start_page = checkout / "course" / "00_start_here.ipynb"
             saved_before = start_page.stat().st_mtime_ns
             page.locator(".jp-Notebook").first.click()
             page.keyboard.press("Control+s")
-            _wait(lambda: start_page.stat().st_mtime_ns, lambda t: t != saved_before, 30, "the save to happen")
+            poll(lambda: start_page.stat().st_mtime_ns, lambda t: t != saved_before, 30, "the save to happen")
             assert git(checkout, "status", "--porcelain") == ""
 
             _menu(page, "File", "New", "Terminal")
@@ -155,7 +144,7 @@ def test_from_the_printed_url_to_a_score(chromium, tmp_path):
             assert "ModuleNotFoundError" not in out and "Traceback" not in out
 
             _open_in_file_browser(page, "my-work", "resilience", "resilience.ipynb")
-            _wait(lambda: _current_tab(page), lambda t: t == "resilience.ipynb", 60,
+            poll(lambda: _current_tab(page), lambda t: t == "resilience.ipynb", 60,
                   "the fetched notebook to open from the file browser")
         except BaseException:
             page.screenshot(path=str(screenshot))

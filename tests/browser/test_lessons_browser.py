@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.browser.polling import poll
+
 try:
     from playwright.sync_api import Error as PlaywrightError
 except ImportError:  # conftest skips (or fails) the test with the reason
@@ -125,18 +127,6 @@ IMAGE = ".jp-OutputArea-output img.widget-image"
 SLIDER_HANDLE = ".widget-slider .noUi-handle, .widget-slider .ui-slider-handle"
 
 
-def _poll(fetch, done, timeout: float, what: str, interval: float = 0.25):
-    """Call ``fetch()`` until ``done(value)``; fail naming ``what`` and the last value."""
-    deadline = time.monotonic() + timeout
-    value = fetch()
-    while not done(value):
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout:.0f} s waiting for {what}; last state: {value!r}")
-        time.sleep(interval)
-        value = fetch()
-    return value
-
-
 def _wait_for_kernel_idle(page, notebook: str) -> None:
     dialog_accept = page.locator(".jp-Dialog .jp-Dialog-button.jp-mod-accept")
 
@@ -150,7 +140,7 @@ def _wait_for_kernel_idle(page, notebook: str) -> None:
             dialog_accept.first.click()
         return value
 
-    _poll(state, lambda s: s == "idle", KERNEL_READY_TIMEOUT, f"{notebook} and an idle kernel")
+    poll(state, lambda s: s == "idle", KERNEL_READY_TIMEOUT, f"{notebook} and an idle kernel")
 
 
 def _run_all_cells(page) -> dict:
@@ -162,7 +152,7 @@ def _run_all_cells(page) -> dict:
     item.click()
 
     progress = lambda: page.evaluate(JS_RUN_PROGRESS)  # noqa: E731
-    _poll(progress, lambda p: p["busySeen"] or p["running"], RUN_ALL_START_TIMEOUT,
+    poll(progress, lambda p: p["busySeen"] or p["running"], RUN_ALL_START_TIMEOUT,
           "Run > Run All Cells to start executing")
 
     # Finished = no [*] prompt and an idle kernel, seen twice in a row.
@@ -174,7 +164,7 @@ def _run_all_cells(page) -> dict:
         second = progress()
         return second, not second["running"] and second["kernel"] == "idle"
 
-    result, _ = _poll(settled, lambda r: r[1], RUN_ALL_TIMEOUT, "all cells to finish")
+    result, _ = poll(settled, lambda r: r[1], RUN_ALL_TIMEOUT, "all cells to finish")
     return result
 
 
@@ -189,7 +179,7 @@ def _assert_no_error_outputs(page) -> None:
 def _first_dashboard(page):
     """The first dashboard image and the first slider handle that drives it."""
     images = page.locator(IMAGE)
-    _poll(images.count, bool, 30,
+    poll(images.count, bool, 30,
           "an ipywidgets Image (img.widget-image) in an output: did the widgets render?")
     image = images.first
     cell = page.locator(".jp-Notebook .jp-Cell").filter(has=page.locator(IMAGE)).first
@@ -239,7 +229,7 @@ def test_lesson_runs_and_its_dashboard_redraws(notebook, chromium, lab_server, t
         )
 
         image, handle = _first_dashboard(page)
-        _poll(lambda: image.get_attribute("src"), bool, 30, "the dashboard image to be drawn")
+        poll(lambda: image.get_attribute("src"), bool, 30, "the dashboard image to be drawn")
         image.scroll_into_view_if_needed()
         src_before = image.get_attribute("src")
         pixels_before = image.evaluate(JS_IMAGE_FINGERPRINT)
@@ -255,7 +245,7 @@ def test_lesson_runs_and_its_dashboard_redraws(notebook, chromium, lab_server, t
             )
             return image.get_attribute("src")
 
-        _poll(redraw_state, lambda s: s and s != src_before, REDRAW_TIMEOUT,
+        poll(redraw_state, lambda s: s and s != src_before, REDRAW_TIMEOUT,
               f"the dashboard image to redraw after the slider moved "
               f"{slider_before} -> {slider_after}")
         pixels_after = image.evaluate(JS_IMAGE_FINGERPRINT)
