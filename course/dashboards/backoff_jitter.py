@@ -11,7 +11,7 @@ from course.models import occ_contention as model
 
 from .base import Dashboard
 
-_LOOK = dict(style={"description_width": "150px"}, layout=widgets.Layout(width="380px"))
+_LOOK = dict(style={"description_width": "160px"}, layout=widgets.Layout(width="380px"))
 _CHECK = dict(indent=False, layout=widgets.Layout(width="380px"))
 #: The client counts on the curves, and the trials averaged at each point.
 CLIENTS = tuple(range(10, 101, 10))
@@ -59,7 +59,7 @@ class BackoffJitterDashboard(Dashboard):
     controls only choose what to show, so an update draws and never simulates.
     """
 
-    figsize = (10.0, 4.6)
+    figsize = (10.0, 5.5)
 
     def controls(self):
         return {
@@ -85,14 +85,19 @@ class BackoffJitterDashboard(Dashboard):
         self.marks = [ax.axvline(np.nan, color="black", lw=0.8, alpha=0.5) for ax in (ax_calls, ax_time)]
         ax_calls.set_xlabel("clients contending for the row (N)")
         ax_calls.set_ylabel("calls to the database (writes attempted)")
-        ax_calls.set_title("Work: calls until every client has written", fontsize=10)
+        ax_calls.set_title("Work: calls until every client has written")
         ax_time.set_xlabel("clients contending for the row (N)")
         ax_time.set_ylabel("time until the last client succeeds (s)")
-        ax_time.set_title("Time: completion of the last client", fontsize=10)
+        ax_time.set_title("Time: completion of the last client")
         for ax in (ax_calls, ax_time):
             ax.set_xlim(0, CLIENTS[-1] + 5)
             ax.grid(alpha=0.3)
-        self.legend = ax_calls.legend(fontsize=8, loc="upper left")
+        self.legend = self._legend([pair[0][0] for pair in self.curves.values()], CLIENTS[-1])
+
+    def _legend(self, handles, clients):
+        """One key for both panels, under them: three columns, so three to five curves take one or two rows."""
+        return self.figure.legend(handles=handles, labels=[h.get_label() for h in handles], loc="outside lower center",
+                                  ncols=3, frameon=False, title=f"Read at N = {clients}:")
 
     def simulate(self, clients, show_exponential, show_none, log_time):
         shown = [s for s in model.STRATEGIES
@@ -117,12 +122,12 @@ class BackoffJitterDashboard(Dashboard):
             line_t.set_data(CLIENTS, times)
             dot_c.set_data([clients], [calls[at]])
             dot_t.set_data([clients], [times[at]])
-            line_c.set_label(f"{_STYLE[strategy]['label']}: {calls[at]:,.0f} calls, {times[at]:.1f} s")
+            line_c.set_label(f"{_STYLE[strategy]['label']}\n{calls[at]:,.0f} calls, {times[at]:.1f} s")
             calls_max, time_max = max(calls_max, max(calls)), max(time_max, max(times))
             time_min = min(time_min, min(times))
         for mark in self.marks:
             mark.set_xdata([clients, clients])
-        self.ax_calls.set_ylim(0, calls_max * 1.45)
+        self.ax_calls.set_ylim(0, calls_max * 1.08)
         if self.params["log_time"]:
             self.ax_time.set_yscale("log")
             self.ax_time.set_ylim(time_min / 1.5, time_max * 1.5)
@@ -134,8 +139,7 @@ class BackoffJitterDashboard(Dashboard):
             self.ax_time.set_ylim(0, time_max * 1.1)
         handles = [pair[0][0] for s, pair in self.curves.items() if s in curves]
         self.legend.remove()
-        self.legend = self.ax_calls.legend(handles=handles, labels=[h.get_label() for h in handles], fontsize=8,
-                                           loc="upper left", title=f"at N = {clients}", title_fontsize=8)
+        self.legend = self._legend(handles, clients)
 
     def describe(self, result):
         curves, clients = result

@@ -10,6 +10,10 @@ costs one update, not fifty.
 Subclasses provide ``controls()``, ``build_figure()``, ``simulate(**params)``
 and ``draw(result)``. :meth:`Dashboard.update` is the whole update path and can
 be called without a browser, which is how the tests and the benchmark drive it.
+
+Every figure is built, drawn and rendered under :data:`STYLE`, so text sizes
+live here and nowhere else; legends go outside the axes with
+:func:`legend_below` or :func:`legend_beside`, where no data can reach them.
 """
 
 from __future__ import annotations
@@ -18,13 +22,89 @@ import io
 import time
 
 import ipywidgets as widgets
+import matplotlib
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.font_manager import FontProperties
+from matplotlib.transforms import ScaledTranslation
 
 from course.sim._gc import gc_paused
 
-#: Figure resolution for the PNG shown in the notebook.
+#: Figure resolution for the PNG shown in the notebook. The image is shown at most figsize × DPI pixels
+#: wide (see :meth:`Dashboard.__init__`), so at that size one point of text is DPI / 72 = 1.11 px.
 DPI = 80
+
+#: Text sizes (points) for every dashboard figure. 10 pt is 11.1 px at :data:`DPI`, about JupyterLab's
+#: smallest interface text (--jp-ui-font-size0, 10.8 px); notebook prose is 14 px.
+STYLE = {
+    "font.size": 10.0,
+    "axes.titlesize": 10.5,
+    "figure.titlesize": 10.5,
+    "axes.labelsize": 10.0,
+    "xtick.labelsize": 10.0,
+    "ytick.labelsize": 10.0,
+    "legend.fontsize": 10.0,
+    "legend.title_fontsize": 10.0,
+}
+
+#: Line height of a line of text, as a multiple of its size (DejaVu Sans with matplotlib's spacing).
+_LINE = 1.2
+#: Space between a legend and what it sits next to (points).
+_LEGEND_GAP = 4.0
+
+
+def _points(size) -> float:
+    return FontProperties(size=size).get_size_in_points()
+
+
+def _depth_below_axes(ax) -> float:
+    """How far (points) the x tick labels and the x label reach below the axes, from the style's sizes.
+
+    Without x tick labels, the lowest y tick label still pokes half its height below the axes.
+    """
+    rc = matplotlib.rcParams
+    depth = 0.6 * _points(rc["ytick.labelsize"])
+    if ax.xaxis.get_tick_params().get("labelbottom", True):
+        lines = max([label.get_text().count("\n") + 1 for label in ax.get_xticklabels()] or [1])
+        depth = rc["xtick.major.size"] + rc["xtick.major.pad"] + lines * _LINE * _points(rc["xtick.labelsize"])
+    if ax.get_xlabel():
+        depth += rc["axes.labelpad"] + (ax.get_xlabel().count("\n") + 1) * _LINE * _points(rc["axes.labelsize"])
+    return depth
+
+
+def _legend(ax, handles, labels, **kwargs):
+    if handles is not None and labels is None:
+        labels = [handle.get_label() for handle in handles]
+    args = () if handles is None else (handles, labels)
+    kwargs.setdefault("frameon", False)
+    return ax.legend(*args, borderaxespad=0, **kwargs)
+
+
+def legend_below(ax, handles=None, labels=None, *, ncols: int = 1, **kwargs):
+    """Put ``ax``'s legend centred under it, below its tick labels and x label, where no data can go.
+
+    Call it once the x label and any fixed tick labels are set: the legend's distance from the axes is
+    worked out from them at the style's font sizes, in points, so it holds however the layout sizes the
+    axes. Constrained layout makes room for it on the first render.
+    """
+    shift = ScaledTranslation(0, -(_depth_below_axes(ax) + _LEGEND_GAP) / 72, ax.figure.dpi_scale_trans)
+    return _legend(ax, handles, labels, loc="upper center", bbox_to_anchor=(0.5, 0),
+                   bbox_transform=ax.transAxes + shift, ncols=ncols, **kwargs)
+
+
+def legend_beside(ax, handles=None, labels=None, *, gap: float = _LEGEND_GAP, centre: bool = False, **kwargs):
+    """Put ``ax``'s legend to the right of it, ``gap`` points away, level with its top (or its middle).
+
+    An axes with a twin on the right needs a ``gap`` that clears the twin's tick labels and y label.
+    """
+    shift = ScaledTranslation(gap / 72, 0, ax.figure.dpi_scale_trans)
+    return _legend(ax, handles, labels, loc="center left" if centre else "upper left",
+                   bbox_to_anchor=(1, 0.5 if centre else 1), bbox_transform=ax.transAxes + shift, **kwargs)
+
+
+def plural(count: int, singular: str, many: str | None = None) -> str:
+    """The noun to put after ``count``: ``singular`` for 1, else ``many`` (by default ``singular + "s"``)."""
+    return singular if count == 1 else (many or singular + "s")
 
 
 class Dashboard:
@@ -40,9 +120,10 @@ class Dashboard:
                 raise ValueError(f"{name!r} is not a control of {type(self).__name__}; "
                                  f"valid controls: {', '.join(self.controls_by_name)}")
             self.controls_by_name[name].value = value
-        self.figure = Figure(figsize=self.figsize, dpi=DPI, layout="constrained")
-        self.canvas = FigureCanvasAgg(self.figure)
-        self.build_figure()
+        with matplotlib.rc_context(STYLE):
+            self.figure = Figure(figsize=self.figsize, dpi=DPI, layout="constrained")
+            self.canvas = FigureCanvasAgg(self.figure)
+            self.build_figure()
         self.image = widgets.Image(format="png", layout=widgets.Layout(width="100%", max_width=f"{int(self.figsize[0] * DPI)}px"))
         self.status = widgets.HTML()
         self.result = None
@@ -109,7 +190,8 @@ class Dashboard:
         with gc_paused():
             self.result = self.simulate(**self.params)
         simulated = time.perf_counter()
-        self.draw(self.result)
+        with matplotlib.rc_context(STYLE):  # artists a draw creates (legends, texts) take the style's sizes
+            self.draw(self.result)
         self.image.value = self.render_png()
         self.status.value = self.describe(self.result)
         finished = time.perf_counter()
@@ -127,17 +209,53 @@ class Dashboard:
         axes do not move when only the data changes, and later renders skip the
         layout pass. The solved layout is also reused by later dashboards of the
         same class and size (a lesson builds several), so only the first one
-        pays for it.
+        pays for it. If a later render finds a label, an edge tick label or a
+        legend reaching outside the figure (tick labels grew wider, a title got
+        longer), the layout is solved again for that render and frozen anew; a
+        dashboard does this at most :attr:`MAX_RELAYOUTS` times.
         """
         if not self.layout_done:
             self._reuse_solved_layout()
-        buffer = io.BytesIO()
-        self.canvas.print_png(buffer)
+        png = self._print_png()
+        if self.layout_done and self._relayouts < self.MAX_RELAYOUTS and self._sticks_out():
+            self._relayouts += 1
+            self.figure.set_layout_engine("constrained")
+            self.layout_done = False
+            png = self._print_png()
         if not self.layout_done:
             self.figure.set_layout_engine("none")
             self.layout_done = True
             Dashboard._solved_layouts[self._layout_key()] = self._layout_positions()
+        return png
+
+    #: How many times one dashboard may solve its layout again (see :meth:`render_png`).
+    MAX_RELAYOUTS = 3
+    _relayouts = 0
+
+    def _print_png(self) -> bytes:
+        buffer = io.BytesIO()
+        with matplotlib.rc_context(STYLE):  # ticks the render adds take their size from the style
+            self.canvas.print_png(buffer)
         return buffer.getvalue()
+
+    def _sticks_out(self, tolerance: float = 1.0) -> bool:
+        """Whether the last render put a title, an axis label, an axis's first or last tick label, or a
+        legend partly outside the figure."""
+        renderer = self.canvas.get_renderer()
+        page = self.figure.bbox
+        texts = [text for text in self._figure_titles() if text is not None]
+        for ax in self.figure.axes:
+            texts += [ax.title, ax.xaxis.label, ax.yaxis.label]
+            for axis in (ax.xaxis, ax.yaxis):
+                low, high = sorted(axis.get_view_interval())
+                shown = [tick for tick in axis.get_major_ticks() if low <= tick.get_loc() <= high]
+                for tick in shown[:1] + shown[-1:]:
+                    texts += [tick.label1, tick.label2]
+        boxes = [text.get_window_extent(renderer) for text in texts if text.get_visible() and text.get_text()]
+        boxes += [legend.get_window_extent(renderer) for legend in
+                  [ax.get_legend() for ax in self.figure.axes] + list(self.figure.legends) if legend is not None]
+        return any(box.x0 < page.x0 - tolerance or box.y0 < page.y0 - tolerance or box.x1 > page.x1 + tolerance
+                   or box.y1 > page.y1 + tolerance for box in boxes)
 
     def _layout_key(self) -> tuple:
         return type(self), tuple(self.figsize), len(self.figure.axes)
@@ -173,12 +291,13 @@ class Dashboard:
         result = self.simulate(**self.params)
         saved = self.figure, self.canvas, self.__dict__.copy()
         try:
-            self.figure = Figure(figsize=self.figsize, dpi=DPI, layout="constrained")
-            self.canvas = FigureCanvasAgg(self.figure)
-            self.build_figure()
-            self.draw(result)
-            buffer = io.BytesIO()
-            self.figure.savefig(buffer, format="png", bbox_inches="tight")
+            with matplotlib.rc_context(STYLE):
+                self.figure = Figure(figsize=self.figsize, dpi=DPI, layout="constrained")
+                self.canvas = FigureCanvasAgg(self.figure)
+                self.build_figure()
+                self.draw(result)
+                buffer = io.BytesIO()
+                self.figure.savefig(buffer, format="png", bbox_inches="tight")
             return buffer.getvalue()
         finally:
             self.__dict__.clear()

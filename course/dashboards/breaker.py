@@ -9,9 +9,9 @@ from matplotlib.patches import Patch
 from course.models import breaker as model
 from course.sim.policies import CLOSED, HALF_OPEN, OPEN
 
-from .base import Dashboard
+from .base import Dashboard, legend_beside, plural
 
-_LOOK = dict(style={"description_width": "150px"}, layout=widgets.Layout(width="380px"))
+_LOOK = dict(style={"description_width": "172px"}, layout=widgets.Layout(width="400px"))
 _SLIDER = dict(continuous_update=False, **_LOOK)
 _STATE_COLOURS = {CLOSED: (0.55, 0.80, 0.60), HALF_OPEN: (0.97, 0.75, 0.30), OPEN: (0.84, 0.16, 0.16)}
 #: Resolution of the breaker-state band (s per pixel).
@@ -64,8 +64,9 @@ def describe_breaker(preset: str, custom: model.Custom) -> str:
     kind, size = custom.window
     window = f"the last {size} calls" if kind == "count" else f"the calls of the last {size:g} s"
     bad = f"failed or took ≥ {custom.slow_call_ms:g} ms" if custom.slow_call_ms else "failed"
-    probes = f"{custom.half_open_calls} probe{'s' if custom.half_open_calls > 1 else ''}"
-    return (f"Custom: opens when {custom.failure_rate:.0%} of {window} {bad} (min. {custom.minimum_calls} calls); "
+    probes = f"{custom.half_open_calls} {plural(custom.half_open_calls, 'probe')}"
+    minimum = f"min. {custom.minimum_calls} {plural(custom.minimum_calls, 'call')}"
+    return (f"Custom: opens when {custom.failure_rate:.0%} of {window} {bad} ({minimum}); "
             f"open {custom.open_wait:g} s; {probes}")
 
 
@@ -90,7 +91,7 @@ class BreakerDashboard(Dashboard):
                                         value="refuse", description="From t = 30 s, B…", **_LOOK),
             "outage_s": widgets.IntSlider(60, min=10, max=90, step=1, description="…for (s)", **_SLIDER),
             "fallback": widgets.Checkbox(True, description="A serves a cached answer when a call fails", indent=False,
-                                         layout=widgets.Layout(width="380px")),
+                                         layout=widgets.Layout(width="400px")),
             "failure_rate": widgets.IntSlider(50, min=10, max=100, step=5, description="Custom: threshold (%)",
                                               **_SLIDER),
             "window": widgets.Dropdown(options=[("last 5 calls", ("count", 5)), ("last 20 calls", ("count", 20)),
@@ -108,34 +109,34 @@ class BreakerDashboard(Dashboard):
         fig = self.figure
         ax_b, ax_state, ax_a = fig.subplots(3, 1, sharex=True, gridspec_kw={"height_ratios": [3, 0.55, 3]})
         self.axes = (ax_b, ax_state, ax_a)
-        self.title = fig.suptitle("", fontsize=10)
+        self.title = fig.suptitle("")
         self.spans = [ax.axvspan(0, 1, color="#f4a261", alpha=0.18, lw=0) for ax in (ax_b, ax_a)]
         for ax in (ax_b, ax_a):
             ax.grid(alpha=0.3)
 
         (self.line_b,) = ax_b.plot([], [], color="#1d3557", lw=2, label="calls that reached B")
         self.line_offered = ax_b.axhline(model.RATE, color="grey", ls="--", lw=1,
-                                         label="calls A makes (all reach B without a breaker)")
+                                         label="calls A makes\n(all reach B without\na breaker)")
         ax_b.set_ylabel("calls per second")
-        ax_b.set_ylim(0, model.RATE * 1.6)
-        ax_b.set_title("Calls that reached B (shaded: B in trouble)", fontsize=10)
-        ax_b.legend(fontsize=8, loc="upper left", ncols=2)
+        ax_b.set_ylim(0, model.RATE * 1.3)
+        ax_b.set_title("Calls that reached B (shaded: B in trouble)")
+        legend_beside(ax_b)
 
         self.band = ax_state.imshow(np.zeros((1, 2, 3)), aspect="auto", extent=(0, 1, 0, 1), interpolation="nearest")
         ax_state.set_yticks([])
         ax_state.set_ylabel("breaker", rotation=0, ha="right", va="center")
         states = ((CLOSED, "closed"), (HALF_OPEN, "half-open (probing)"), (OPEN, "open"))
-        ax_state.legend(handles=[Patch(color=_STATE_COLOURS[state], label=label) for state, label in states],
-                        fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.25), frameon=False)
+        legend_beside(ax_state, [Patch(color=_STATE_COLOURS[state], label=label) for state, label in states],
+                      centre=True)
 
         (self.line_ok,) = ax_a.plot([], [], color="#2a9d8f", lw=2, label="answered by B")
         (self.line_fallback,) = ax_a.plot([], [], color="#e9c46a", lw=2, label="answered with the fallback")
         (self.line_failed,) = ax_a.plot([], [], color="#d62828", lw=2, label="failed")
         ax_a.set_ylabel("A's answers per second")
         ax_a.set_xlabel("simulated time (s)")
-        ax_a.set_ylim(0, model.RATE * 1.6)
-        ax_a.set_title("How A answered its callers", fontsize=10)
-        ax_a.legend(fontsize=8, loc="upper left", ncols=3)
+        ax_a.set_ylim(0, model.RATE * 1.3)
+        ax_a.set_title("How A answered its callers")
+        legend_beside(ax_a)
 
     def _custom(self, failure_rate, window, minimum_calls, open_wait, half_open_calls, slow_call_ms):
         return model.Custom(failure_rate=failure_rate / 100, window=tuple(window), minimum_calls=minimum_calls,
@@ -156,7 +157,7 @@ class BreakerDashboard(Dashboard):
             span.set_width(end - start)
         ax_b.set_xlim(0, r.duration)
         peak = np.nanmax(np.concatenate([r.b_calls, r.ok_rate, r.fallback_rate, r.failed_rate]))
-        top = max(model.RATE * 1.6, 1.15 * float(peak))
+        top = max(model.RATE * 1.3, 1.15 * float(peak))
         ax_b.set_ylim(0, top)
         ax_a.set_ylim(0, top)
         self.line_b.set_data(r.t, r.b_calls)

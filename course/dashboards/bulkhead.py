@@ -7,7 +7,7 @@ import numpy as np
 
 from course.models import bulkhead as model
 
-from .base import Dashboard
+from .base import Dashboard, legend_beside
 
 _LOOK = dict(style={"description_width": "170px"}, layout=widgets.Layout(width="400px"))
 _SLIDER = dict(continuous_update=False, **_LOOK)
@@ -31,7 +31,7 @@ class BulkheadDashboard(Dashboard):
     def controls(self):
         return {
             "pools": widgets.Dropdown(options=[("one pool, shared by B and C", "shared"),
-                                               ("a pool per dependency (bulkheads)", "separate")],
+                                               ("separate pools (bulkheads)", "separate")],
                                       value="shared", description="A's threads", **_LOOK),
             "b_slowdown": widgets.Dropdown(options=[("no incident", 1.0), ("2× slower", 2.0), ("5× slower", 5.0),
                                                     ("10× slower", 10.0), ("20× slower", 20.0), ("50× slower", 50.0)],
@@ -46,7 +46,7 @@ class BulkheadDashboard(Dashboard):
         fig = self.figure
         ax_lat, ax_threads, ax_calls = fig.subplots(3, 1, sharex=True)
         self.axes = (ax_lat, ax_threads, ax_calls)
-        self.title = fig.suptitle("", fontsize=10)
+        self.title = fig.suptitle("")
         self.spans = [ax.axvspan(*model.INCIDENT, color="#f4a261", alpha=0.18, lw=0) for ax in self.axes]
         for ax in self.axes:
             ax.grid(alpha=0.3)
@@ -59,8 +59,8 @@ class BulkheadDashboard(Dashboard):
         ax_lat.set_yscale("log")
         ax_lat.set_ylim(10, 30_000)
         ax_lat.set_ylabel("p99 latency (ms, log)")
-        ax_lat.set_title("p99 latency of A's requests, by arrival second (shaded: B is slow)", fontsize=10)
-        ax_lat.legend(fontsize=8, loc="upper left", ncols=3)
+        ax_lat.set_title("p99 latency of A's requests, by arrival second (shaded: B is slow)")
+        legend_beside(ax_lat)
 
         (self.line_busy,) = ax_threads.plot([], [], color="black", lw=1.5, label="busy")
         (self.line_held_b,) = ax_threads.plot([], [], color=_B, lw=2, label="waiting on B")
@@ -68,16 +68,16 @@ class BulkheadDashboard(Dashboard):
         self.line_pool = ax_threads.axhline(np.nan, color="black", ls="--", lw=1, label="A's threads")
         self.line_bulkhead = ax_threads.axhline(np.nan, color=_B, ls=":", lw=1.2, label="B's pool (bulkheads)")
         ax_threads.set_ylabel("threads")
-        ax_threads.set_title("A's threads", fontsize=10)
-        ax_threads.legend(fontsize=8, loc="upper left", ncols=5)
+        ax_threads.set_title("A's threads")
+        legend_beside(ax_threads)
 
         (self.line_ok,) = ax_calls.plot([], [], color=_C, lw=2, label="answered")
         (self.line_rejected,) = ax_calls.plot([], [], color="#e9c46a", lw=2, label="turned away: B's pool full")
         (self.line_timed_out,) = ax_calls.plot([], [], color=_B, lw=2, label="timed out")
         ax_calls.set_ylabel("calls per second")
         ax_calls.set_xlabel("simulated time (s)")
-        ax_calls.set_title("A's calls to B", fontsize=10)
-        ax_calls.legend(fontsize=8, loc="upper left", ncols=3)
+        ax_calls.set_title("A's calls to B")
+        legend_beside(ax_calls)
 
     def simulate(self, pools, b_slowdown, rate, a_threads, pool_size):
         return model.simulate_cached(pools, float(b_slowdown), float(rate), int(a_threads), int(pool_size))
@@ -92,12 +92,12 @@ class BulkheadDashboard(Dashboard):
         self.line_pool.set_ydata([r.a_threads, r.a_threads])
         separate = r.pools == "separate"
         self.line_bulkhead.set_ydata([r.pool_size, r.pool_size] if separate else [np.nan, np.nan])
-        ax_threads.set_ylim(0, r.a_threads * 1.45)
+        ax_threads.set_ylim(0, r.a_threads * 1.1)
         self.line_ok.set_data(r.t, r.b_ok_rate)
         self.line_rejected.set_data(r.t, r.b_rejected_rate)
         self.line_timed_out.set_data(r.t, r.b_timeout_rate)
         peak = np.nanmax(np.concatenate([r.b_ok_rate, r.b_rejected_rate, r.b_timeout_rate]))
-        ax_calls.set_ylim(0, max(10.0, peak * 1.4))
+        ax_calls.set_ylim(0, max(10.0, peak * 1.1))
         slowdown = self.params["b_slowdown"]
         for span in self.spans:
             span.set_visible(slowdown > 1)

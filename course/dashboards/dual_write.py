@@ -11,9 +11,9 @@ from matplotlib.ticker import FuncFormatter
 from course.models import dual_write as model
 from course.sim import _validate
 
-from .base import Dashboard
+from .base import Dashboard, legend_below, plural
 
-_LOOK = dict(style={"description_width": "170px"}, layout=widgets.Layout(width="400px"))
+_LOOK = dict(style={"description_width": "180px"}, layout=widgets.Layout(width="410px"))
 _SLIDER = dict(continuous_update=False, **_LOOK)
 MODE_OPTIONS = [("write the row, then publish", "write_then_publish"),
                 ("publish, then write the row", "publish_then_write"),
@@ -23,7 +23,7 @@ P_GRID = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5)
 P_MAX = 0.5
 SEED = 1
 #: The right panel's delay axis (ms); orders the consumer never heard about sit on the top line.
-_Y_MS = (0.5, 1e8)
+_Y_MS = (0.5, 4e6)
 _NEVER_MS = 1e6
 _ROW_NO_EVENT, _EVENT_NO_ROW, _OK, _THEORY = "#d62828", "#f77f00", "#1d3557", "#8d99ae"
 
@@ -82,7 +82,7 @@ class DualWriteDashboard(Dashboard):
     warehouse waited to hear about each order.
     """
 
-    figsize = (10.0, 4.6)
+    figsize = (10.0, 5.5)
 
     def controls(self):
         return {
@@ -111,8 +111,8 @@ class DualWriteDashboard(Dashboard):
                                        label="this setting (anomalies)")
         ax_curve.set_xlabel("crash probability per order")
         ax_curve.set_ylabel("anomalies (orders)")
-        self.title_curve = ax_curve.set_title("", fontsize=10)
-        ax_curve.legend(fontsize=8, loc="upper left")
+        self.title_curve = ax_curve.set_title("")
+        legend_below(ax_curve)
 
         ax_delay.set_yscale("log")
         ax_delay.set_ylim(*_Y_MS)
@@ -127,8 +127,8 @@ class DualWriteDashboard(Dashboard):
         ax_delay.set_yticks([1, 10, 100, 1000, 10_000, _NEVER_MS])
         ax_delay.set_xlabel("order number")
         ax_delay.set_ylabel("time until the warehouse heard (ms, log scale)")
-        self.title_delay = ax_delay.set_title("", fontsize=10)
-        ax_delay.legend(fontsize=8, loc="upper left", ncols=2)
+        self.title_delay = ax_delay.set_title("")
+        legend_below(ax_delay)
 
     def simulate(self, mode, crash_probability, orders):
         return simulate(mode, float(crash_probability), int(orders))
@@ -141,7 +141,7 @@ class DualWriteDashboard(Dashboard):
         self.line_rows.set_data(p, d["rows_without_event"])
         self.line_events.set_data(p, d["events_without_row"])
         self.marker.set_data([r.crash_probability], [r.anomalies])
-        ax_curve.set_ylim(-0.02 * r.orders, 0.62 * r.orders)
+        ax_curve.set_ylim(-0.02 * r.orders, 0.55 * r.orders)
         self.title_curve.set_text(f"{model.MODE_NAMES[r.mode].capitalize()}: anomalies in {r.orders:,} orders")
 
         delays = event_delays_ms(r)
@@ -150,8 +150,8 @@ class DualWriteDashboard(Dashboard):
         self.dots_never.set_data(delays["never"], np.full(delays["never"].shape, _NEVER_MS))
         ax_delay.set_xlim(-1, r.orders)
         heard = delays["ok"][1]
-        slowest = f", slowest {heard.max() / 1000:,.1f} s" if heard.size and heard.max() >= 1000 else (
-            f", slowest {heard.max():,.0f} ms" if heard.size else "")
+        slowest = f"\nslowest {heard.max() / 1000:,.1f} s" if heard.size and heard.max() >= 1000 else (
+            f"\nslowest {heard.max():,.0f} ms" if heard.size else "")
         self.title_delay.set_text(f"This run, order by order (crash probability {r.crash_probability:.0%})"
                                   f"{slowest}")
 
@@ -159,11 +159,13 @@ class DualWriteDashboard(Dashboard):
         r = d["current"]
         expected = r.crash_probability * r.orders
         theory = "theory: none" if r.mode == "outbox" else f"theory about {expected:,.0f}"
-        duplicates = (f" · the warehouse got <b>{r.duplicate_deliveries}</b> duplicate events (at least once)"
+        duplicates = (f" · the warehouse got <b>{r.duplicate_deliveries}</b> duplicate "
+                      f"{plural(r.duplicate_deliveries, 'event')} (at least once)"
                       if r.mode == "outbox" else "")
+        rows, events = len(r.rows_without_event), len(r.events_without_row)
         return (f"{model.MODE_NAMES[r.mode].capitalize()}, {r.crash_probability:.0%} crash probability, "
-                f"{r.orders:,} orders: <b>{len(r.rows_without_event)}</b> rows the warehouse never heard about, "
-                f"<b>{len(r.events_without_row)}</b> events about orders that don't exist ({theory})"
+                f"{r.orders:,} orders: <b>{rows}</b> {plural(rows, 'row')} the warehouse never heard about, "
+                f"<b>{events}</b> {plural(events, 'event')} about orders that don't exist ({theory})"
                 f"{duplicates}")
 
 

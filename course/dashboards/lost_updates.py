@@ -10,9 +10,9 @@ import numpy as np
 from course.models import lost_updates as model
 from course.sim import Exponential, _validate
 
-from .base import Dashboard
+from .base import Dashboard, legend_below, plural
 
-_LOOK = dict(style={"description_width": "170px"}, layout=widgets.Layout(width="400px"))
+_LOOK = dict(style={"description_width": "196px"}, layout=widgets.Layout(width="400px"))
 _SLIDER = dict(continuous_update=False, **_LOOK)
 #: Increments each client makes (all of them acknowledged).
 INCREMENTS = 20
@@ -53,7 +53,7 @@ class LostUpdatesDashboard(Dashboard):
     and the compare-and-set retries that paid for correctness.
     """
 
-    figsize = (10.0, 4.6)
+    figsize = (10.0, 5.2)
 
     def controls(self):
         return {
@@ -76,20 +76,20 @@ class LostUpdatesDashboard(Dashboard):
                                         label="compare-and-set: the counter (= acknowledged)")
         ax_time.set_xlabel("simulated time (s)")
         ax_time.set_ylabel("counter value / increments")
-        self.title_time = ax_time.set_title("", fontsize=10)
-        ax_time.legend(fontsize=8, loc="upper left")
+        self.title_time = ax_time.set_title("")
+        legend_below(ax_time)
 
         self._categories = ("acknowledged", "final\nvalue", "lost", "CAS\nretries")
         x = np.arange(len(self._categories))
         self.bars_plain = ax_totals.bar(x - 0.2, np.zeros(4), width=0.4, color=_PLAIN, label="no version check")
         self.bars_cas = ax_totals.bar(x + 0.2, np.zeros(4), width=0.4, color=_CAS, label="compare-and-set")
-        self.bar_texts = [ax_totals.text(xi + dx, 0, "", ha="center", va="bottom", fontsize=8)
+        self.bar_texts = [ax_totals.text(xi + dx, 0, "", ha="center", va="bottom")
                           for dx in (-0.2, 0.2) for xi in x]
         ax_totals.set_xticks(x, self._categories)
         ax_totals.set_xlabel("totals per run")
         ax_totals.set_ylabel("increments or writes")
-        ax_totals.set_title("What the clients were told, and what happened", fontsize=10)
-        ax_totals.legend(fontsize=8, loc="upper left")
+        ax_totals.set_title("What the clients were told, and what happened")
+        legend_below(ax_totals, ncols=2)
 
     def simulate(self, clients, think_ms):
         return simulate(int(clients), int(think_ms))
@@ -104,8 +104,8 @@ class LostUpdatesDashboard(Dashboard):
         self.line_cas.set_data(series_cas["t"], series_cas["counter"])
         top = plain.acknowledged
         ax_time.set_xlim(0, 1.02 * max(plain.duration, cas.duration))
-        ax_time.set_ylim(0, 1.4 * top)  # headroom: the legend sits above the lines
-        self.title_time.set_text(f"{plain.clients} clients × {INCREMENTS} increments, "
+        ax_time.set_ylim(0, 1.05 * top)
+        self.title_time.set_text(f"{plain.clients} {plural(plain.clients, 'client')} × {INCREMENTS} increments, "
                                  f"think ~ Exp(mean {self.params['think_ms']} ms)")
 
         values = ((plain.acknowledged, plain.final, plain.lost, plain.cas_retries),
@@ -121,10 +121,11 @@ class LostUpdatesDashboard(Dashboard):
     def describe(self, d):
         plain, cas = d["plain"], d["cas"]
         share = plain.lost / plain.acknowledged
-        return (f"{plain.clients} clients, {plain.acknowledged:,} acknowledged increments · no version check: "
-                f"the counter ends at <b>{plain.final:,}</b>, <b>{plain.lost:,}</b> lost ({share:.0%}) · "
-                f"compare-and-set: <b>{cas.final:,}</b>, {cas.lost} lost, paid for with "
-                f"<b>{cas.cas_retries:,}</b> retries · the runs took {plain.duration:.1f} s and "
+        return (f"{plain.clients} {plural(plain.clients, 'client')}, {plain.acknowledged:,} acknowledged increments · "
+                f"no version check: the counter ends at <b>{plain.final:,}</b>, <b>{plain.lost:,}</b> lost "
+                f"({share:.0%}) · compare-and-set: <b>{cas.final:,}</b>, {cas.lost} lost, paid for with "
+                f"<b>{cas.cas_retries:,}</b> {plural(cas.cas_retries, 'retry', 'retries')} · the runs took "
+                f"{plain.duration:.1f} s and "
                 f"{cas.duration:.1f} s")
 
 

@@ -7,7 +7,7 @@ import numpy as np
 
 from course.models import metastable as model
 
-from .base import Dashboard
+from .base import Dashboard, legend_beside
 
 _LOOK = dict(style={"description_width": "170px"}, layout=widgets.Layout(width="400px"))
 _SLIDER = dict(continuous_update=False, **_LOOK)
@@ -59,7 +59,7 @@ class MetastableDashboard(Dashboard):
         for ax in (ax_rate, ax_queue):
             ax.set_xlim(0, model.DURATION)
             ax.grid(alpha=0.3)
-        self.title = self.figure.suptitle("", fontsize=10, color="#b5651d")
+        self.title = self.figure.suptitle("", color="#b5651d")
 
         ax_rate.axhline(model.CAPACITY, color="black", lw=1, ls=":", label=f"DB capacity ({model.CAPACITY:.0f})")
         (self.line_offered,) = ax_rate.plot([], [], color="#6c757d", lw=1.5, ls="--", label="offered")
@@ -69,18 +69,18 @@ class MetastableDashboard(Dashboard):
         (self.line_goodput,) = ax_rate.plot([], [], color="#2a9d8f", lw=2, label="goodput")
         ax_rate.set_ylim(0, _Y_RATE)
         ax_rate.set_ylabel("queries or requests per second")
-        ax_rate.set_title("Load and goodput", fontsize=10)
-        ax_rate.legend(fontsize=8, loc="upper right", ncols=5, handlelength=1.6, columnspacing=1.0)
+        ax_rate.set_title("Load and goodput")
+        legend_beside(ax_rate)
 
         ax_queue.axhline(model.QUEUE_LIMIT, color="black", lw=1, ls=":", label=f"queue limit ({model.QUEUE_LIMIT})")
         ax_queue.axhline(model.HOPELESS_QUEUE, color="#d62828", lw=1, ls="--",
-                         label=f"above {model.HOPELESS_QUEUE}, a new query can't finish within the 1 s timeout")
+                         label=f"above {model.HOPELESS_QUEUE}, a new query\ncan't finish within\nthe 1 s timeout")
         (self.line_queue,) = ax_queue.plot([], [], color="#1d3557", lw=2, label="queries waiting")
         ax_queue.set_ylim(0, _Y_QUEUE)
         ax_queue.set_ylabel("queries waiting")
         ax_queue.set_xlabel("simulated time (s)")
-        ax_queue.set_title("The database's queue", fontsize=10)
-        ax_queue.legend(fontsize=8, loc="upper right", ncols=3)
+        ax_queue.set_title("The database's queue")
+        legend_beside(ax_queue)
 
     def simulate(self, **params):
         return model.simulate_cached(**params)

@@ -10,9 +10,9 @@ from matplotlib.ticker import FuncFormatter
 
 from course.models import retry_amplification as model
 
-from .base import Dashboard
+from .base import Dashboard, legend_below
 
-_LOOK = dict(style={"description_width": "170px"}, layout=widgets.Layout(width="380px"))
+_LOOK = dict(style={"description_width": "184px"}, layout=widgets.Layout(width="380px"))
 _SLIDER = dict(continuous_update=False, **_LOOK)
 _CHECK = dict(indent=False, layout=widgets.Layout(width="380px"))
 MAX_LAYERS = 4
@@ -40,7 +40,7 @@ class RetryStormDashboard(Dashboard):
     measured, against attempts^k with no defences.
     """
 
-    figsize = (10.0, 4.8)
+    figsize = (10.0, 5.4)
 
     def controls(self):
         return {
@@ -67,27 +67,26 @@ class RetryStormDashboard(Dashboard):
         ax_time.set_xlim(0, model.DURATION)
         ax_time.set_xlabel("simulated time (s)")
         ax_time.set_ylabel("calls per second (log scale)")
-        ax_time.set_title("Calls reaching each layer (shaded: the bottom layer fails)", fontsize=10)
+        ax_time.set_title("Calls reaching each layer (shaded: the bottom layer fails)")
         ax_time.grid(alpha=0.3)
-        self.legend = ax_time.legend(fontsize=8, loc="upper left", ncols=3)
+        self.legend = legend_below(ax_time, ncols=3)
 
         x = np.arange(MAX_LAYERS)
         self.bars = ax_bars.bar(x, np.ones(MAX_LAYERS), color=_COLOURS, width=0.6, label="measured")
         (self.theory,) = ax_bars.plot(x, np.ones(MAX_LAYERS), "_", color="black", ms=26, mew=2.5,
                                       label="no defences: attemptsᵏ")
-        self.bar_labels = [ax_bars.text(i, 1, "", ha="center", va="bottom", fontsize=9) for i in x]
-        self.theory_labels = [ax_bars.text(i + 0.33, 1, "", ha="left", va="center", fontsize=8, color="#495057")
-                              for i in x]
+        self.bar_labels = [ax_bars.text(i, 1, "", ha="center", va="bottom") for i in x]
+        self.theory_labels = [ax_bars.text(i + 0.33, 1, "", ha="left", va="center", color="#495057") for i in x]
         ax_bars.set_yscale("log")
         ax_bars.set_ylim(0.8, _Y_MAX)
         ax_bars.yaxis.set_major_formatter(FuncFormatter(_plain))
         ax_bars.set_xticks(x)
-        ax_bars.set_xlim(-0.6, MAX_LAYERS - 0.4)
+        ax_bars.set_xlim(-0.6, MAX_LAYERS - 0.2)  # room for the last theory label
         ax_bars.set_xlabel("layer (top to bottom)")
         ax_bars.set_ylabel("calls per user request (log scale)")
-        ax_bars.set_title("While the bottom fails", fontsize=10)
+        ax_bars.set_title("While the bottom fails")
         ax_bars.grid(alpha=0.3, axis="y")
-        ax_bars.legend(fontsize=8, loc="upper left")
+        legend_below(ax_bars)
 
     def simulate(self, layers, attempts, budget, no_retry):
         return _simulate(layers, attempts, budget, no_retry)
@@ -104,8 +103,7 @@ class RetryStormDashboard(Dashboard):
         self.line_offered.set_data(r.t, r.offered)
         handles = self.lines[:layers] + [self.line_offered]
         self.legend.remove()
-        self.legend = self.ax_time.legend(handles=handles, labels=[h.get_label() for h in handles], fontsize=8,
-                                          loc="upper left", ncols=3)
+        self.legend = legend_below(self.ax_time, handles, ncols=3)
         theory = np.full(MAX_LAYERS, np.nan)
         theory[:layers] = r.theory
         self.theory.set_ydata(theory)

@@ -23,13 +23,13 @@ from course.models import saga as model
 from course.sim import _validate
 from course.sim.data.checkers import CheckResult, check_sagas
 
-from .base import Dashboard
+from .base import Dashboard, legend_below, plural
 
 SAGAS = 200
 OUTCOMES = ("completed", "compensated", "stuck")
 STOCK_OPTIONS = ("plenty", "limited")
 _COLOURS = {"completed": "#2a9d8f", "compensated": "#457b9d", "stuck": "#d62828"}
-_LOOK = dict(style={"description_width": "190px"}, layout=widgets.Layout(width="400px"))
+_LOOK = dict(style={"description_width": "200px"}, layout=widgets.Layout(width="425px"))
 _SLIDER = dict(continuous_update=False, **_LOOK)
 _Q = np.linspace(0.0, 1.0, 101)
 MAX_RETRIES = 5
@@ -72,7 +72,7 @@ simulate_cached = lru_cache(maxsize=128)(simulate)
 class SagaOutcomesDashboard(Dashboard):
     """Left: how 200 orders ended, against the arithmetic. Right: stuck share against compensation failure."""
 
-    figsize = (10.0, 5.5)
+    figsize = (10.0, 6.0)
 
     def controls(self):
         return {
@@ -81,11 +81,11 @@ class SagaOutcomesDashboard(Dashboard):
             "step_failure": widgets.FloatSlider(0.1, min=0.0, max=0.5, step=0.01, readout_format=".2f",
                                                 description="P(a step fails)", **_SLIDER),
             "compensation_failure": widgets.FloatSlider(0.3, min=0.0, max=0.9, step=0.05, readout_format=".2f",
-                                                        description="P(a compensation attempt fails)", **_SLIDER),
+                                                        description="P(compensation attempt fails)", **_SLIDER),
             "retries": widgets.IntSlider(1, min=0, max=MAX_RETRIES, description="Compensation retries",
                                          **_SLIDER),
-            "stock": widgets.Dropdown(options=[("plenty (only random failures)", "plenty"),
-                                               (f"limited: for {model.STOCK_SHARE:.0%} of the orders", "limited")],
+            "stock": widgets.Dropdown(options=[("plenty: random failures only", "plenty"),
+                                               (f"limited ({model.STOCK_SHARE:.0%} of the orders)", "limited")],
                                       value="plenty", description="Stock and money", **_LOOK),
             "seed": widgets.IntSlider(1, min=1, max=20, description="Seed", **_SLIDER),
         }
@@ -98,20 +98,20 @@ class SagaOutcomesDashboard(Dashboard):
                                label="simulated")
         (self.expected_marks,) = ax_bar.plot(x, np.zeros(len(OUTCOMES)), ls="none", marker="D", color="black",
                                              ms=7, label="expected (arithmetic)")
-        self.bar_texts = [ax_bar.text(i, 0, "", ha="center", va="bottom", fontsize=9) for i in x]
+        self.bar_texts = [ax_bar.text(i, 0, "", ha="center", va="bottom") for i in x]
         ax_bar.set_xticks(x, OUTCOMES)
         ax_bar.set_xlabel("how the saga ended")
         ax_bar.set_ylabel(f"share of the {SAGAS} orders")
         ax_bar.set_ylim(0, 1.12)
-        ax_bar.legend(fontsize=8, loc="upper right")
-        ax_bar.set_title("", fontsize=10)
+        legend_below(ax_bar)
+        ax_bar.set_title("")
         ax_bar.grid(axis="y", alpha=0.3)
 
         self.retry_lines = []
         for r in range(MAX_RETRIES + 1):
             (line,) = ax_q.plot([], [], color="#adb5bd", lw=1)
             self.retry_lines.append(line)
-        self.retry_labels = [ax_q.text(0, 0, f"{r}", fontsize=8, color="#6c757d", ha="right", va="bottom")
+        self.retry_labels = [ax_q.text(0, 0, f"{r}", color="#6c757d", ha="right", va="bottom")
                              for r in range(MAX_RETRIES + 1)]
         (self.current_line,) = ax_q.plot([], [], color=_COLOURS["stuck"], lw=2.5, label="expected, your retries")
         (self.dot,) = ax_q.plot([], [], ls="none", marker="o", ms=8, color="black",
@@ -120,10 +120,10 @@ class SagaOutcomesDashboard(Dashboard):
         ax_q.set_xlim(0, 1.0)
         ax_q.set_xlabel("probability that one compensation attempt fails")
         ax_q.set_ylabel("share of orders stuck")
-        ax_q.set_title("Stuck sagas: each compensation gives up after retries + 1 failures", fontsize=10)
-        ax_q.legend(fontsize=8, loc="upper left")
+        ax_q.set_title("Stuck sagas: each compensation gives up\nafter retries + 1 failed attempts")
+        legend_below(ax_q)
         ax_q.grid(alpha=0.3)
-        self.verdict = self.figure.suptitle("", fontsize=10)
+        self.verdict = self.figure.suptitle("")
 
     def simulate(self, style, step_failure, compensation_failure, retries, stock, seed):
         return simulate_cached(style, round(float(step_failure), 4), round(float(compensation_failure), 4), int(retries),
@@ -137,11 +137,11 @@ class SagaOutcomesDashboard(Dashboard):
             text.set(y=share + 0.01, text=f"{share:.1%}")
         if r.expected is None:
             self.expected_marks.set_visible(False)
-            self.ax_bar.set_title("How the orders ended (limited stock: no simple arithmetic)", fontsize=10)
+            self.ax_bar.set_title("How the orders ended\n(limited stock: no simple arithmetic)")
         else:
             self.expected_marks.set_visible(True)
             self.expected_marks.set_ydata([r.expected[o] for o in OUTCOMES])
-            self.ax_bar.set_title("How the orders ended", fontsize=10)
+            self.ax_bar.set_title("How the orders ended\n(and what the arithmetic expects)")
         step, retries = float(p["step_failure"]), int(p["retries"])
         top = 0.0
         for n, (line, label) in enumerate(zip(self.retry_lines, self.retry_labels)):
@@ -168,7 +168,8 @@ class SagaOutcomesDashboard(Dashboard):
         stuck_text = (f"<b>{stuck}</b> stuck (a person must finish them)" if stuck else "<b>none</b> stuck")
         isolation = ""
         if r.stock == "limited":
-            isolation = (f" · <b>{r.refusals}</b> orders refused as out of stock, <b>{r.dirty_refusals}</b> of them "
+            isolation = (f" · <b>{r.refusals}</b> {plural(r.refusals, 'order')} refused as out of stock, "
+                         f"<b>{r.dirty_refusals}</b> of them "
                          f"while a widget sat reserved by a saga that later released it")
         return f"{stuck_text} · {verdicts}{isolation}"
 

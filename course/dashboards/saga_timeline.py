@@ -17,9 +17,9 @@ from matplotlib.patches import Patch
 from course.models.saga_sequence import (ACTION_TEXT, RETRIES, SERVICES, STEP_SERVICE, TRANSIT_SHARE, UNDO_TEXT,
                                          run_one)
 
-from .base import Dashboard
+from .base import Dashboard, legend_below, plural
 
-_LOOK = dict(style={"description_width": "150px"}, layout=widgets.Layout(width="380px"))
+_LOOK = dict(style={"description_width": "140px"}, layout=widgets.Layout(width="420px"))
 _GREEN, _RED, _BLUE, _ORANGE, _GREY = "#2a9d8f", "#d62828", "#457b9d", "#f4a261", "#6c757d"
 _POOL = 40  # text labels kept ready for boxes
 
@@ -31,8 +31,8 @@ class SagaTimelineDashboard(Dashboard):
 
     def controls(self):
         return {
-            "style": widgets.Dropdown(options=[("orchestration (the order service directs)", "orchestration"),
-                                               ("choreography (services react to events)", "choreography")],
+            "style": widgets.Dropdown(options=[("orchestration: one service directs", "orchestration"),
+                                               ("choreography (services react)", "choreography")],
                                       value="orchestration", description="Style", **_LOOK),
             "fail_step": widgets.Dropdown(options=[("none", "none"), ("inventory: reserve", "reserve"),
                                                    ("payment: charge", "charge"), ("shipping: book courier", "ship")],
@@ -51,7 +51,7 @@ class SagaTimelineDashboard(Dashboard):
         for x in lanes:
             ax.axvline(x, color="#adb5bd", lw=1, ls="--", zorder=0)
         ax.set_xticks(lanes, [f"{s} service" for s in SERVICES])
-        ax.set_xlim(-0.6, len(SERVICES) - 0.4)
+        ax.set_xlim(-0.6, len(SERVICES) + 0.2)  # room right of the last lane for its boxes' labels
         ax.set_xlabel("service (one lifeline each)")
         ax.set_ylabel("simulated time (ms), running down")
         self.boxes = PolyCollection([], edgecolors="black", linewidths=0.8, zorder=3)
@@ -61,18 +61,17 @@ class SagaTimelineDashboard(Dashboard):
         (self.heads_right,) = ax.plot([], [], ls="none", marker=">", ms=6, color=_GREY, zorder=2)
         (self.heads_left,) = ax.plot([], [], ls="none", marker="<", ms=6, color=_GREY, zorder=2)
         (self.fail_marks,) = ax.plot([], [], ls="none", marker="X", ms=10, color=_RED, mec="white", zorder=4)
-        self.labels = [ax.text(0, 0, "", fontsize=8, va="center", ha="left", visible=False, zorder=5)
+        self.labels = [ax.text(0, 0, "", va="center", ha="left", visible=False, zorder=5)
                        for _ in range(_POOL)]
         self.verdict = ax.text(0.99, 0.98, "", transform=ax.transAxes, ha="right", va="top", fontsize=11,
                                fontweight="bold", bbox=dict(facecolor="white", edgecolor="none", alpha=0.85))
-        ax.legend(handles=[Patch(facecolor=_GREEN, edgecolor="black", label="step done"),
-                           Patch(facecolor=_RED, edgecolor="black", label="step failed"),
-                           Patch(facecolor=_BLUE, edgecolor="black", label="compensation done"),
-                           Patch(facecolor=_ORANGE, edgecolor="black", label="compensation failed"),
-                           Patch(facecolor=_GREY, edgecolor="black", label="orchestrator holds the saga"),
-                           Line2D([], [], color=_GREY, marker=">", label="message")],
-                  fontsize=8, loc="lower left", ncols=3)
-        ax.set_title("", fontsize=10)
+        legend_below(ax, [Patch(facecolor=_GREEN, edgecolor="black", label="step done"),
+                          Patch(facecolor=_RED, edgecolor="black", label="step failed"),
+                          Patch(facecolor=_BLUE, edgecolor="black", label="compensation done"),
+                          Patch(facecolor=_ORANGE, edgecolor="black", label="compensation failed"),
+                          Patch(facecolor=_GREY, edgecolor="black", label="orchestrator holds the saga"),
+                          Line2D([], [], color=_GREY, marker=">", label="message")], ncols=3)
+        ax.set_title("")
         ax.grid(axis="y", alpha=0.3)
 
     def simulate(self, style, fail_step, compensation, seed):
@@ -112,9 +111,8 @@ class SagaTimelineDashboard(Dashboard):
                 fails_y.append((y0 + y1) / 2)
             if i < len(self.labels):
                 mark = "✓" if e.ok else "✗ failed"
-                last_lane = x == len(SERVICES) - 1
-                self.labels[i].set(text=f"{text} {mark}", x=x - width - 0.04 if last_lane else x + width + 0.04,
-                                   y=(y0 + y1) / 2, ha="right" if last_lane else "left", visible=True,
+                gap = 0.04 if e.ok else 0.1  # clear of the failure's cross
+                self.labels[i].set(text=f"{text} {mark}", x=x + width + gap, y=(y0 + y1) / 2, ha="left", visible=True,
                                    color="black" if e.ok else _RED)
         self.boxes.set_verts(verts)
         self.boxes.set_facecolors(colours)
@@ -129,12 +127,12 @@ class SagaTimelineDashboard(Dashboard):
         self.shafts.set_segments(segments)
         self.heads_right.set_data(*(zip(*right) if right else ([], [])))
         self.heads_left.set_data(*(zip(*left) if left else ([], [])))
-        ax.set_ylim(end * 1.25, -end * 0.04)
+        ax.set_ylim(end * 1.06, -end * 0.04)
         style = "Orchestration" if r.style == "orchestration" else "Choreography"
         failure = "no step fails" if r.fail_step == "none" else f"{ACTION_TEXT[r.fail_step]} fails"
         undo = {"never": "compensations work", "once": "each compensation fails once, then works",
                 "always": "compensations always fail"}[r.compensation]
-        ax.set_title(f"{style}: {failure}; {undo}", fontsize=10)
+        ax.set_title(f"{style}: {failure}; {undo}")
         colour = {"completed": _GREEN, "compensated": _BLUE, "stuck": _RED}.get(r.status, "black")
         self.verdict.set(text=f"final status: {r.status.upper()}", color=colour)
 
@@ -152,7 +150,8 @@ class SagaTimelineDashboard(Dashboard):
                     f"{'a charge of ' + str(r.held['charged']) if r.held['charged'] else 'no charge'}: "
                     f"someone gets paged")
         verdict = "valid" if r.check else "violated (stuck)"
-        return (f"Final status <b>{r.status}</b> · {what} · <b>{len(r.messages)}</b> messages ({kind}) · "
+        messages = len(r.messages)
+        return (f"Final status <b>{r.status}</b> · {what} · <b>{messages}</b> {plural(messages, 'message')} ({kind}) · "
                 f"took {1000 * r.result.duration:.0f} ms · check_sagas: {verdict}")
 
 

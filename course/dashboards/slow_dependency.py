@@ -7,7 +7,7 @@ import numpy as np
 
 from course.models import slow_dependency as model
 
-from .base import Dashboard
+from .base import Dashboard, legend_below
 
 _LOOK = dict(style={"description_width": "150px"}, layout=widgets.Layout(width="380px"))
 _SLIDER = dict(continuous_update=False, **_LOOK)
@@ -23,6 +23,8 @@ class SlowDependencyDashboard(Dashboard):
     Four panels over simulated time: A's and B's p50/p99 latency, A's busy
     threads, B's queue, and the rate of successes and timeouts.
     """
+
+    figsize = (10.0, 7.4)
 
     def controls(self):
         return {
@@ -49,7 +51,7 @@ class SlowDependencyDashboard(Dashboard):
             ax.grid(alpha=0.3)
             ax.set_xlim(0, model.DURATION)
         # The incident is named in the figure's title (legends would hide a label inside the panels).
-        self.incident_label = fig.suptitle("", fontsize=10, color="#b5651d")
+        self.incident_label = fig.suptitle("", color="#b5651d")
         (self.line_a99,) = ax_lat.plot([], [], color="#d62828", lw=2, label="A p99")
         (self.line_a99_nob,) = ax_lat.plot([], [], color="#d62828", lw=1.2, ls=":", label="A p99, requests not calling B")
         (self.line_a50,) = ax_lat.plot([], [], color="#d62828", lw=1, alpha=0.6, label="A p50")
@@ -59,7 +61,7 @@ class SlowDependencyDashboard(Dashboard):
         ax_lat.set_yscale("log")
         ax_lat.set_ylabel("latency (ms, log scale)")
         ax_lat.set_title("Latency by arrival second")
-        ax_lat.legend(fontsize=7, loc="upper left", ncols=3)
+        legend_below(ax_lat, ncols=2)
 
         (self.line_busy,) = ax_busy.plot([], [], color="#d62828", lw=2, label="busy threads")
         self.line_pool = ax_busy.axhline(np.nan, color="black", ls="--", lw=1, label="pool size")
@@ -68,7 +70,7 @@ class SlowDependencyDashboard(Dashboard):
         self.ax_waiting = ax_busy.twinx()
         (self.line_aqueue,) = self.ax_waiting.plot([], [], color="#6d597a", lw=1.2, label="requests waiting for a thread (right)")
         self.ax_waiting.set_ylabel("requests waiting", color="#6d597a")
-        ax_busy.legend(handles=[self.line_busy, self.line_pool, self.line_aqueue], fontsize=7, loc="upper left")
+        legend_below(ax_busy, [self.line_busy, self.line_pool, self.line_aqueue], ncols=2)
 
         (self.line_bqueue,) = ax_queue.plot([], [], color="#1d3557", lw=2)
         ax_queue.set_ylabel("requests waiting")
@@ -80,7 +82,7 @@ class SlowDependencyDashboard(Dashboard):
         ax_rate.set_ylabel("per second")
         ax_rate.set_xlabel("simulated time (s)")
         ax_rate.set_title("Successes and timeouts")
-        ax_rate.legend(fontsize=7, loc="upper left")
+        legend_below(ax_rate, ncols=2)
 
     def simulate(self, **params):
         return model.simulate(**params)
@@ -96,9 +98,7 @@ class SlowDependencyDashboard(Dashboard):
         shown = np.concatenate([_ms(v) for v in (r.a_p99, r.b_p99, r.a_p50, r.b_p50)])
         shown = shown[np.isfinite(shown) & (shown > 0)]
         if shown.size:
-            # Log scale: keep the top quarter of the panel free for the legend.
-            low, high = max(shown.min() / 1.5, 0.5), shown.max() * 1.5
-            ax_lat.set_ylim(low, low * (high / low) ** (1 / 0.75))
+            ax_lat.set_ylim(max(shown.min() / 1.5, 0.5), shown.max() * 1.5)
         slowdown = self.params["slowdown"]
         for span in self.incident_spans:
             span.set_visible(slowdown > 1)
@@ -108,13 +108,13 @@ class SlowDependencyDashboard(Dashboard):
         self.line_busy.set_data(t, r.a_busy)
         self.line_aqueue.set_data(t, r.a_queue)
         self.line_pool.set_ydata([r.a_threads, r.a_threads])
-        ax_busy.set_ylim(0, r.a_threads * 1.4)
+        ax_busy.set_ylim(0, r.a_threads * 1.15)
         self.ax_waiting.set_ylim(0, max(10.0, np.nanmax(r.a_queue) * 1.1))
         self.line_bqueue.set_data(t, r.b_queue)
         ax_queue.set_ylim(0, max(5.0, np.nanmax(r.b_queue) * 1.1))
         self.line_ok.set_data(t, r.ok_rate)
         self.line_to.set_data(t, r.timeout_rate)
-        ax_rate.set_ylim(0, max(5.0, np.nanmax(np.concatenate([r.ok_rate, r.timeout_rate])) * 1.3))
+        ax_rate.set_ylim(0, max(5.0, np.nanmax(np.concatenate([r.ok_rate, r.timeout_rate])) * 1.1))
 
     def describe(self, r):
         s = r.summary
@@ -124,8 +124,9 @@ class SlowDependencyDashboard(Dashboard):
         during = "during it" if incident else f"for t = {start:g}–{end:g} s"
         errors = "during the incident" if incident else f"for t = {start:g}–{end:g} s"
         return (f"B's utilisation when healthy: <b>{s['b_utilisation']:.0%}</b> · "
-                f"A's p99 for requests that never call B: <b>{s['a_p99_without_b_before'] * 1000:.0f} ms</b> {before}, "
-                f"<b>{s['a_p99_without_b_during'] * 1000:.0f} ms</b> {during} · "
+                f"A's p99 for requests that never call B: "
+                f"<b>{s['a_p99_without_b_before'] * 1000:,.0f} ms</b> {before}, "
+                f"<b>{s['a_p99_without_b_during'] * 1000:,.0f} ms</b> {during} · "
                 f"A's error share {errors}: <b>{s['a_error_share_during']:.0%}</b>")
 
 

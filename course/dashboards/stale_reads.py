@@ -12,13 +12,12 @@ from course.models import stale_reads as model
 from course.sim import _validate
 from course.sim.data.store import ROUTINGS
 
-from .base import Dashboard
+from .base import Dashboard, legend_below
 
-_LOOK = dict(style={"description_width": "170px"}, layout=widgets.Layout(width="400px"))
+_LOOK = dict(style={"description_width": "180px"}, layout=widgets.Layout(width="425px"))
 _SLIDER = dict(continuous_update=False, **_LOOK)
 ROUTING_OPTIONS = [("always the primary", "primary"), ("a random replica", "random"),
-                   ("a sticky replica (one per client)", "sticky"), ("read-your-writes (replica if it has caught up)",
-                                                                    "read_your_writes")]
+                   ("a sticky replica per client", "sticky"), ("caught-up replica, else primary", "read_your_writes")]
 ROUTING_NAMES = {value: label for label, value in ROUTING_OPTIONS}
 #: The left panel's read delays (ms): the simulated points, and the x range.
 DELTA_MAX_MS = 1000
@@ -69,7 +68,7 @@ class StaleReadsDashboard(Dashboard):
     reads that broke read-your-writes or monotonic reads.
     """
 
-    figsize = (10.0, 4.6)
+    figsize = (10.0, 5.4)
 
     def controls(self):
         return {
@@ -100,19 +99,19 @@ class StaleReadsDashboard(Dashboard):
         self.line_lag = ax_stale.axvline(np.nan, color=_THEORY, ls=":", lw=1, label="Δ = L")
         ax_stale.set_xlabel("read delay Δ after the write (ms)")
         ax_stale.set_ylabel("P(the replica still has the old value)")
-        self.title_stale = ax_stale.set_title("", fontsize=10)
-        ax_stale.legend(fontsize=8, loc="upper right")
+        self.title_stale = ax_stale.set_title("")
+        legend_below(ax_stale)
 
         labels = ("read-your-writes\nviolations", "monotonic-read\nviolations")
         self.bars = ax_session.barh([1, 0], [0, 0], color=[_RYW, _MONO], height=0.6,
                                     label="reads the checker flagged")
-        self.bar_texts = [ax_session.text(0, y, "", va="center", ha="left", fontsize=9) for y in (1, 0)]
+        self.bar_texts = [ax_session.text(0, y, "", va="center", ha="left") for y in (1, 0)]
         ax_session.set_yticks([1, 0], labels)
         ax_session.set_ylim(-0.6, 1.6)
         ax_session.set_xlabel("violations found by the checkers (reads)")
         ax_session.set_ylabel("session guarantee")
-        self.title_session = ax_session.set_title("", fontsize=10)
-        ax_session.legend(fontsize=8, loc="upper right")
+        self.title_session = ax_session.set_title("")
+        legend_below(ax_session)
 
     def simulate(self, lag_ms, delta_ms, routing):
         return simulate(lag_ms, delta_ms, routing)
@@ -133,8 +132,8 @@ class StaleReadsDashboard(Dashboard):
         for bar, text, count, y in zip(self.bars, self.bar_texts, counts, (1, 0)):
             bar.set_width(count)
             text.set_position((count, y))
-            text.set_text(f" {count:,} of {r.reads:,} reads")
-        ax_session.set_xlim(0, max(10, 1.7 * max(counts)))
+            text.set_text(f" {count:,} of {r.reads:,}")
+        ax_session.set_xlim(0, max(10, 1.9 * max(counts)))
         self.title_session.set_text(f"{PROCESSES} clients, {REPLICAS} replicas, reads go to\n"
                                     f"{ROUTING_NAMES[r.routing]}")
 

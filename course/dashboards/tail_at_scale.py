@@ -10,9 +10,9 @@ from matplotlib.ticker import FuncFormatter
 
 from course.models import tail_at_scale as model
 
-from .base import Dashboard
+from .base import Dashboard, legend_below, plural
 
-_LOOK = dict(style={"description_width": "170px"}, layout=widgets.Layout(width="400px"))
+_LOOK = dict(style={"description_width": "188px"}, layout=widgets.Layout(width="400px"))
 _SLIDER = dict(continuous_update=False, **_LOOK)
 FANOUTS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000)
 P_SLOW = ((("1 in 10,000"), 1e-4), ("1 in 1,000", 1e-3), ("1 in 100", 1e-2), ("2 in 100", 2e-2), ("5 in 100", 5e-2))
@@ -25,8 +25,9 @@ def _percent(value, _position=None) -> str:
     return f"{value * 100:.3f}".rstrip("0").rstrip(".") + "%"
 
 
-def _percentile_name(q: float) -> str:
-    return f"p{q * 100:.1f}".replace(".0", "") if q < 0.9995 else "above p99.9"
+def _answered_share(q: float) -> str:
+    """The share of leaf calls answered within the hedge delay, in words: "95.1%", "over 99.9%"."""
+    return f"{q:.1%}" if q < 0.9995 else "over 99.9%"
 
 
 class TailAtScaleDashboard(Dashboard):
@@ -37,7 +38,7 @@ class TailAtScaleDashboard(Dashboard):
     one leaf's for comparison.
     """
 
-    figsize = (10.0, 4.6)
+    figsize = (10.0, 5.4)
 
     def controls(self):
         return {
@@ -58,7 +59,7 @@ class TailAtScaleDashboard(Dashboard):
             ax.grid(alpha=0.3, which="both")
 
         ax_share.set_xscale("log")
-        ax_share.set_xlim(1, FANOUTS[-1] * 1.2)
+        ax_share.set_xlim(0.8, FANOUTS[-1] * 1.25)
         ax_share.set_ylim(0, 1.05)
         ax_share.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:.0%}"))
         (self.line_theory,) = ax_share.plot([], [], color=_THEORY, lw=2, label="theory: 1 − (1 − p)ⁿ")
@@ -67,8 +68,8 @@ class TailAtScaleDashboard(Dashboard):
         (self.dot,) = ax_share.plot([], [], "o", color=_SIM, ms=8, label="simulated (bar: ±2 standard errors)")
         ax_share.set_xlabel("fan-out n (leaves per request, log scale)")
         ax_share.set_ylabel("share of requests slower than 0.5 s")
-        ax_share.set_title("Wait for n leaves, and one slow leaf is enough", fontsize=10)
-        self.legend_share = ax_share.legend(fontsize=8, loc="upper left")
+        ax_share.set_title("Wait for n leaves, and one slow leaf is enough")
+        self.legend_share = legend_below(ax_share)
 
         ax_ccdf.set_xscale("log")
         ax_ccdf.set_yscale("log")
@@ -84,8 +85,8 @@ class TailAtScaleDashboard(Dashboard):
         ax_ccdf.axhline(0.01, color="grey", lw=0.8, alpha=0.6)
         ax_ccdf.set_xlabel("latency (ms, log scale)")
         ax_ccdf.set_ylabel("share slower than this (log scale)")
-        self.title_ccdf = ax_ccdf.set_title("", fontsize=10)
-        self.legend_ccdf = ax_ccdf.legend(fontsize=8, loc="lower left")
+        self.title_ccdf = ax_ccdf.set_title("")
+        self.legend_ccdf = legend_below(ax_ccdf, ncols=2)
         self._leaf_x = np.logspace(math.log10(_X_MS[0]), math.log10(_X_MS[1]), 300)
 
     def simulate(self, fanout, p_slow, hedge, hedge_delay_ms):
@@ -115,13 +116,16 @@ class TailAtScaleDashboard(Dashboard):
         self.line_delay.set_xdata([r.hedge_delay * 1000] * 2)
         self.line_delay.set_alpha(1.0 if r.hedge else 0.4)
         self.legend_ccdf.get_texts()[3].set_text("hedge delay" if r.hedge else "hedge delay (hedging off)")
-        load = f", +{r.extra_load:.1%} leaf requests" if r.hedge else ""
-        self.title_ccdf.set_text(f"{r.requests:,} requests × {r.fanout:,} leaves: p99 {r.p99 * 1000:,.0f} ms{load}")
+        load = f"hedged: +{r.extra_load:.1%} leaf requests" if r.hedge else "no hedging"
+        self.title_ccdf.set_text(f"{r.requests:,} {plural(r.requests, 'request')} × {r.fanout:,} "
+                                 f"{plural(r.fanout, 'leaf', 'leaves')}: p99 {r.p99 * 1000:,.0f} ms\n{load}")
 
     def describe(self, r):
-        hedge = (f" · hedging after {r.hedge_delay * 1000:g} ms (the leaf's {_percentile_name(r.hedge_percentile)}) "
-                 f"sent <b>{r.extra_load:.1%}</b> more leaf requests" if r.hedge else " · no hedging")
-        return (f"Simulated {r.requests:,} requests, each waiting for {r.fanout:,} leaves "
+        hedge = (f" · hedging after {r.hedge_delay * 1000:g} ms (by then {_answered_share(r.hedge_percentile)} of "
+                 f"leaf calls have answered) sent <b>{r.extra_load:.1%}</b> more leaf requests" if r.hedge
+                 else " · no hedging")
+        leaves = plural(r.fanout, "leaf", "leaves")
+        return (f"Simulated {r.requests:,} requests, each waiting for {r.fanout:,} {leaves} "
                 f"({r.leaf_calls:,} leaf calls): <b>{r.slow_share:.0%}</b> slower than 0.5 s "
                 f"(theory {r.theory:.1%}) · p50 {r.p50 * 1000:,.0f} ms, p99 <b>{r.p99 * 1000:,.0f} ms</b>{hedge}")
 

@@ -12,7 +12,7 @@ from matplotlib.patches import Patch, Rectangle
 from course.models import two_phase_commit as model
 from course.sim import _validate
 
-from .base import Dashboard
+from .base import Dashboard, legend_beside, plural
 
 _LOOK = dict(style={"description_width": "170px"}, layout=widgets.Layout(width="400px"))
 _SLIDER = dict(continuous_update=False, **_LOOK)
@@ -82,13 +82,13 @@ class TwoPhaseCommitDashboard(Dashboard):
         (self.aborts,) = ax.plot([], [], "X", color="black", ms=9, zorder=5)
         ax.set_xlabel("simulated time (s)")
         ax.set_ylabel("who")
-        self.title = ax.set_title("", fontsize=10)
-        handles = [Patch(color=_COLOURS["locked"], label="holding locks, protocol running"),
-                   Patch(color=_COLOURS["blocked"], label="prepared and blocked: voted yes, no decision"),
+        self.title = ax.set_title("")
+        handles = [Patch(color=_COLOURS["locked"], label="holding locks,\nprotocol running"),
+                   Patch(color=_COLOURS["blocked"], label="prepared and blocked:\nvoted yes, no decision"),
                    Patch(facecolor=_COLOURS["down"], hatch="//", edgecolor="#6c757d", label="coordinator down"),
                    Line2D([], [], marker="o", color="#2a9d8f", mec="black", ls="none", label="commit (locks released)"),
                    Line2D([], [], marker="X", color="black", ls="none", label="abort (locks released)")]
-        ax.legend(handles=handles, fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+        legend_beside(ax, handles)
 
     def simulate(self, crash, recovery_s, participants):
         return simulate(crash, recovery_s, int(participants))
@@ -128,7 +128,8 @@ class TwoPhaseCommitDashboard(Dashboard):
         n_blocked = int(np.count_nonzero(blocked))
         locks = (f"locks held <b>{held.max():,.2f} s</b> at most ({held.sum():,.2f} lock-seconds in all)"
                  if held.max() > 0 else "<b>no locks</b> were taken")
-        waited = (f"<b>{n_blocked}</b> of {len(blocked)} participants sat prepared and blocked for "
+        waited = (f"<b>{n_blocked}</b> of {len(blocked)} {plural(len(blocked), 'participant')} sat prepared and "
+                  f"blocked for "
                   f"<b>{blocked.max():,.2f} s</b>" if n_blocked else "nobody was blocked")
         presumed = " (presumed abort: the coordinator had decided nothing)" if (
             r.decision == "abort" and r.result.crashed_at is not None) else ""

@@ -8,7 +8,7 @@ from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
 
 from course.models import utilisation as model
 
-from .base import Dashboard
+from .base import Dashboard, legend_below
 
 _SLIDER = dict(continuous_update=False, style={"description_width": "170px"}, layout=widgets.Layout(width="400px"))
 #: The y range (in units of S) stays fixed, so the points visibly climb as ρ grows.
@@ -16,15 +16,23 @@ Y_RANGE = (0.8, 400.0)
 _TICKS = [1, 2, 5, 10, 20, 50, 100, 200]
 _SIM_COLOUR = "#d62828"
 _THEORY_COLOUR = "#1d3557"
+#: M/M/1 for comparison: dashed, drawn over the M/M/c lines in a colour of its own, so with one worker
+#: (where the two coincide) its dashes still show on the M/M/c line.
+_MM1_COLOUR = "#f4a261"
 
 
 def _plain(value, _position=None) -> str:
     return f"{value:,.0f}" if value >= 1 else f"{value:.1f}"
 
 
-def _set_log_ticks(axis, ticks) -> None:
+def _duration(ms, _position=None) -> str:
+    """A tick of the right-hand axis: "500 ms", "2 s", "1.5 s" (three significant digits)."""
+    return f"{ms:.3g} ms" if ms < 1000 else f"{ms / 1000:.3g} s"
+
+
+def _set_log_ticks(axis, ticks, formatter=_plain) -> None:
     axis.set_major_locator(FixedLocator(ticks))
-    axis.set_major_formatter(FuncFormatter(_plain))
+    axis.set_major_formatter(FuncFormatter(formatter))
     axis.set_minor_locator(NullLocator())
 
 
@@ -35,7 +43,7 @@ class UtilisationDashboard(Dashboard):
     red markers are a short simulation at the chosen ρ.
     """
 
-    figsize = (9.0, 5.2)
+    figsize = (9.0, 5.8)
 
     def controls(self):
         return {
@@ -57,22 +65,23 @@ class UtilisationDashboard(Dashboard):
         ax.set_ylabel("response time / mean service time (W / S)")
         ax.set_title("Latency explodes as utilisation approaches 1")
 
-        (self.line_mm1,) = ax.plot([], [], color="grey", lw=1.2, ls="--", label="theory, M/M/1: mean = 1 / (1 − ρ)")
-        (self.line_mmc,) = ax.plot([], [], color=_THEORY_COLOUR, lw=2, label="theory, mean")
-        (self.line_mmc99,) = ax.plot([], [], color=_THEORY_COLOUR, lw=1, ls=":", label="theory, p99")
+        (self.line_mm1,) = ax.plot([], [], color=_MM1_COLOUR, lw=2, ls=(0, (4, 3)), zorder=2.5,
+                                   label="theory, M/M/1: mean = 1 / (1 − ρ)")
+        (self.line_mmc,) = ax.plot([], [], color=_THEORY_COLOUR, lw=2.5, label="theory, mean")
+        (self.line_mmc99,) = ax.plot([], [], color=_THEORY_COLOUR, lw=1.2, ls=":", label="theory, p99")
         self.line_rho = ax.axvline(np.nan, color=_SIM_COLOUR, lw=0.8, alpha=0.4)
         (self.link,) = ax.plot([], [], color=_SIM_COLOUR, lw=1, alpha=0.6)
         (self.dot_mean,) = ax.plot([], [], "o", color=_SIM_COLOUR, ms=8, label="simulated, mean")
         (self.dot_p99,) = ax.plot([], [], "^", color=_SIM_COLOUR, ms=8, mfc="white", mew=1.5, label="simulated, p99")
-        note = dict(xytext=(-10, 0), textcoords="offset points", ha="right", va="center", fontsize=9,
+        note = dict(xytext=(-10, 0), textcoords="offset points", ha="right", va="center",
                     color=_SIM_COLOUR, bbox=dict(boxstyle="round,pad=0.15", fc="white", ec="none", alpha=0.8))
         self.note_mean = ax.annotate("", (np.nan, np.nan), **note)
         self.note_p99 = ax.annotate("", (np.nan, np.nan), **note)
-        self.legend = ax.legend(loc="upper left", fontsize=8, framealpha=1)
 
         self.ax_ms = ax.twinx()
         self.ax_ms.set_yscale("log")
-        self.ax_ms.set_ylabel("response time (ms) when S = 50 ms")
+        self.ax_ms.set_ylabel("response time when S = 50 ms")
+        self.legend = legend_below(ax, ncols=2)
 
     def simulate(self, **params):
         return model.simulate(**params)
@@ -84,6 +93,8 @@ class UtilisationDashboard(Dashboard):
         self.line_mmc99.set_data(rho, p99)
         workers = "1 worker" if r.workers == 1 else f"{r.workers} workers"
         texts = self.legend.get_texts()  # same order as the handles in build_figure
+        texts[0].set_text("theory, M/M/1: mean = 1 / (1 − ρ)" + (", the same as M/M/c with 1 worker"
+                                                                  if r.workers == 1 else ""))
         texts[1].set_text(f"theory, M/M/c with {workers}: mean")
         texts[2].set_text(f"theory, M/M/c with {workers}: p99")
 
@@ -100,8 +111,8 @@ class UtilisationDashboard(Dashboard):
             note.set_text(text)
 
         self.ax_ms.set_ylim(Y_RANGE[0] * r.service_ms, Y_RANGE[1] * r.service_ms)
-        _set_log_ticks(self.ax_ms.yaxis, [t * r.service_ms for t in _TICKS])
-        self.ax_ms.set_ylabel(f"response time (ms) when S = {r.service_ms:g} ms")
+        _set_log_ticks(self.ax_ms.yaxis, [t * r.service_ms for t in _TICKS], _duration)
+        self.ax_ms.set_ylabel(f"response time when S = {r.service_ms:g} ms")
 
     def describe(self, r):
         s = r.service_ms
