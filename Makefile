@@ -31,8 +31,11 @@ $(STAMP): pyproject.toml
 lab: $(STAMP)
 	JUPYTER_CONFIG_PATH="$(LAB_CONFIG_PATH)" $(VENV)/bin/jupyter lab $(ROOT_FLAG) $(ARGS)
 
+# Test files run on TEST_WORKERS processes (pytest-xdist); a file's tests stay
+# together, so its module fixtures (a graded cohort, a JupyterLab) are built once.
+TEST_WORKERS ?= 2
 test: $(STAMP)
-	$(PY) -m pytest tests course --nbval-lax $(ARGS)
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile tests course --nbval-lax $(ARGS)
 
 bench: $(STAMP)
 	$(PY) -m course.bench $(ARGS)
