@@ -77,6 +77,9 @@ def build_parser() -> argparse.ArgumentParser:
     grade.add_argument("--submission-timeout", type=_positive_int, metavar="SECONDS",
                        help="wall-clock limit for one submission (default: cells x cell timeout + 120)")
     grade.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    grade.add_argument("--no-sandbox", action="store_true",
+                       help="run learner code WITHOUT the sandbox (bubblewrap): only on a machine that cannot "
+                            "build it, for submissions you trust; their code then runs with your permissions")
     return parser
 
 
@@ -104,7 +107,8 @@ def main(argv: list[str] | None = None) -> int:
             from .cohort import describe, grade_cohort
 
             result = grade_cohort(args.course_dir, args.assignment, workers=args.workers, timeout=args.timeout,
-                                  submission_timeout=args.submission_timeout, progress=not args.no_progress)
+                                  submission_timeout=args.submission_timeout, progress=not args.no_progress,
+                                  sandbox=not args.no_sandbox)
             print(describe(result))
     except AutograderError as error:
         print(f"error: {error}", file=sys.stderr)

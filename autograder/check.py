@@ -32,7 +32,9 @@ from pathlib import Path
 from . import AutograderError
 from .assignments import Assignment, find_assignment, infer_assignment
 from .config import cell_timeout
+from .flags import submission_flags
 from .results import Question, answer_cell_problems, autograded_totals, fmt_points, read_questions, reason_from_log
+from .sandbox import probe
 from .scratch import ScratchCourse
 
 #: The student id a learner's notebook is graded under in the throwaway course.
@@ -130,6 +132,12 @@ def check(notebook: Path, assignment_id: str | None = None, *, timeout: int | No
         outcome = CheckResult(notebook, assignment.id, questions)
         outcome.notes += [f"note: {problem}" for problem in answer_cell_problems(autograded,
                                                                                    timeout=effective_timeout)]
+        outcome.notes += [f"note: an instructor's report would flag this: {flag}"
+                          for flag in submission_flags(notebook, autograded, assignment.notebook)]
+        unsandboxed = probe()
+        if unsandboxed:
+            outcome.notes.append("note: graded without the sandbox, which this machine cannot build (fine for your "
+                                 "own work; an instructor's cohort grade needs it): " + unsandboxed.split(". ")[0])
         if write_feedback:
             outcome.feedback = _feedback(course, notebook, feedback_dir, outcome)
     outcome.seconds = time.perf_counter() - started

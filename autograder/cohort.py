@@ -188,7 +188,7 @@ def _export_and_report(config, course, reports: Path, assignment: str, students:
             if q.autograded:
                 questions.setdefault(q.grade_id, q.possible)
         submissions.append(SubmissionResult(student, "graded" if outcome["ok"] else "failed", qs,
-                                            outcome["reason"], outcome.get("seconds")))
+                                            outcome["reason"], outcome.get("seconds"), outcome.get("flags", [])))
     report_csv = write_csv(reports / f"{assignment}_report.csv", submissions, questions)
     figure = draw_figure(reports / f"{assignment}_report.png", submissions, questions, assignment)
     return grades_csv, submissions, questions, report_csv, figure
@@ -196,26 +196,37 @@ def _export_and_report(config, course, reports: Path, assignment: str, students:
 
 def grade_cohort(course_dir: Path, assignment_id: str | None = None, *, workers: int | None = None,
                  timeout: int | None = None, submission_timeout: float | None = None,
-                 progress: bool = True) -> CohortResult:
-    """Autograde, record, give feedback on, export and report every submission; see the module docstring."""
+                 progress: bool = True, sandbox: bool = True) -> CohortResult:
+    """Autograde, record, give feedback on, export and report every submission; see the module docstring.
+
+    ``sandbox=False`` (``--no-sandbox``) runs learner code without the sandbox; otherwise a machine
+    that cannot build it is refused with what is missing (:func:`autograder.sandbox.probe`).
+    """
+    from .sandbox import probe
     from .workers import WorkerPool
 
     started = time.perf_counter()
     root = Path(course_dir).resolve()
     if not root.is_dir():
         raise AutograderError(f"{course_dir}: no such course directory")
+    if sandbox:
+        problem = probe()
+        if problem:
+            raise AutograderError("cohort grade runs every submission in a sandbox, and this machine cannot "
+                                  f"build one: {problem}")
     run_dir = Path(tempfile.mkdtemp(prefix="autograder-cohort-"))
     # Start the workers first: each spends seconds importing nbgrader, which then overlaps with ours.
     size = max(1, min(workers or os.cpu_count() or 1, _student_dirs_guess(root) or 1))
     try:
         with WorkerPool(size, log_path=run_dir / "workers.log") as pool:
-            return _grade(pool, root, run_dir, assignment_id, timeout, submission_timeout, progress, started)
+            return _grade(pool, root, run_dir, assignment_id, timeout, submission_timeout, progress, started,
+                          "required" if sandbox else "off")
     finally:
         shutil.rmtree(run_dir, ignore_errors=True)
 
 
 def _grade(pool, root: Path, run_dir: Path, assignment_id: str | None, timeout: int | None,
-           submission_timeout: float | None, progress: bool, started: float) -> CohortResult:
+           submission_timeout: float | None, progress: bool, started: float, sandbox: str) -> CohortResult:
     prepare()
     import nbformat
     from nbgrader.api import Gradebook, MissingEntry
@@ -264,14 +275,15 @@ def _grade(pool, root: Path, run_dir: Path, assignment_id: str | None, timeout: 
     def feedback_task(student: str) -> dict:
         return {"function": "autograder.tasks:feedback_submission",
                 "kwargs": {"course_root": str(root), "assignment": assignment, "student": student,
-                           "timeout": timeout, "log_path": str(logs / f"{student}.log")}}
+                           "timeout": timeout, "log_path": str(logs / f"{student}.log"), "sandbox": sandbox}}
 
     for student in students:
         pool.submit(("autograde", student), deadline=deadline, task={
             "function": "autograder.tasks:autograde_submission",
             "kwargs": {"course_root": str(root), "assignment": assignment, "student": student,
                        "scratch": str(run_dir / "scratch" / student), "template_db": str(template),
-                       "executed_root": str(executed), "timeout": timeout, "log_path": str(logs / f"{student}.log")}})
+                       "executed_root": str(executed), "timeout": timeout, "log_path": str(logs / f"{student}.log"),
+                       "sandbox": sandbox}})
     phase = time.perf_counter()
     # One bar: an autograde step per submission, then a feedback step per graded one.
     bar = Progress(2 * len(students), "grading", enabled=progress)
@@ -291,6 +303,7 @@ def _grade(pool, root: Path, run_dir: Path, assignment_id: str | None, timeout: 
                 # Feedback only reads the gradebook, and this student's grades are committed.
                 pool.submit(("feedback", student), feedback_task(student), deadline=deadline)
             outcome["seconds"] = result.get("seconds")
+            outcome["flags"] = list(result.get("flags") or [])
             outcomes[student] = outcome
             if not outcome["ok"]:
                 bar.total -= 1  # no feedback step for it
@@ -324,6 +337,8 @@ def describe(result: CohortResult) -> str:
         line = f"  {sub.student:<{width}}  {sub.status:<6}  {score:>9}"
         if sub.status != "graded":
             line += f"  {sub.reason}"
+        if sub.flags:
+            line += f"  FLAGGED: {'; '.join(sub.flags)}"
         lines.append(line)
     lines += result.notes
     root = result.course_dir

@@ -53,6 +53,8 @@ DEFAULT_CELL_TIMEOUT = 30
 CONFIG_FILE = "nbgrader_config.py"
 
 FEEDBACK_PREPROCESSOR = "autograder.feedback.StripHiddenTests"
+EXECUTE_PREPROCESSOR = "autograder.guard.GuardedExecute"
+SAFE_FEEDBACK_PREPROCESSORS = ("autograder.safe_feedback.FeedbackRun", "autograder.safe_feedback.SafeOutputs")
 
 
 def sqlite_url(path: Path) -> str:
@@ -66,14 +68,34 @@ def _name(preprocessor) -> str:
     return f"{preprocessor.__module__}.{preprocessor.__qualname__}"
 
 
-def apply(c: Config, *, timeout: int | None = None, show_mark_scheme: bool = False) -> Config:
+def _with_guarded_execute(c: Config) -> None:
+    """Autograde runs :class:`autograder.guard.GuardedExecute` where nbgrader runs its ``Execute``."""
+    from nbgrader.converters import Autograde
+
+    if "autograde_preprocessors" in c.Autograde:
+        preprocessors = list(c.Autograde.autograde_preprocessors)
+    else:
+        preprocessors = list(Autograde.class_traits()["autograde_preprocessors"].default())
+    c.Autograde.autograde_preprocessors = [
+        EXECUTE_PREPROCESSOR if _name(p).rsplit(".", 1)[-1] in ("Execute", "ExecutePreprocessor") else p
+        for p in preprocessors]
+
+
+def apply(c: Config, *, timeout: int | None = None, show_mark_scheme: bool = False,
+          sandbox: str | None = None) -> Config:
     """Add our settings to ``c`` in place (and return it); see the module docstring.
 
     ``timeout`` overrides the cell timeout; without it, a timeout the
     configuration already sets is kept and :data:`DEFAULT_CELL_TIMEOUT` is
     used otherwise. ``show_mark_scheme=True`` lets feedback show the mark
     schemes (model answers) of hand-graded tasks, which is otherwise removed.
+    ``sandbox`` (``"required"``, ``"auto"`` or ``"off"``) sets
+    ``GuardedExecute.sandbox``; without it the configuration's setting, else
+    ``"auto"``, stands.
     """
+    _with_guarded_execute(c)
+    if sandbox is not None:
+        c.GuardedExecute.sandbox = sandbox
     if timeout is not None:
         c.ExecutePreprocessor.timeout = int(timeout)
         c.Execute.timeout = int(timeout)
@@ -101,6 +123,11 @@ def apply(c: Config, *, timeout: int | None = None, show_mark_scheme: bool = Fal
 
         at = next(i + 1 for i, p in enumerate(preprocessors) if _name(p) == FEEDBACK_PREPROCESSOR)
         preprocessors.insert(at, ClearMarkScheme)
+    if not any(_name(p) in SAFE_FEEDBACK_PREPROCESSORS for p in preprocessors):
+        # After the hidden tests and mark schemes are gone: re-run, then keep only safe outputs.
+        at = max(i for i, p in enumerate(preprocessors)
+                 if _name(p) == FEEDBACK_PREPROCESSOR or _name(p).endswith("ClearMarkScheme")) + 1
+        preprocessors[at:at] = list(SAFE_FEEDBACK_PREPROCESSORS)
     c.GenerateFeedback.preprocessors = preprocessors
     return c
 
@@ -124,7 +151,7 @@ def load_course_config(root: Path) -> Config:
 
 
 def course_config(root: Path, *, timeout: int | None = None, load_files: bool = True,
-                  config_dir: Path | None = None, db_url: str | None = None) -> Config:
+                  config_dir: Path | None = None, db_url: str | None = None, sandbox: str | None = None) -> Config:
     """The full configuration for the nbgrader course at ``root``.
 
     ``load_files`` reads the course's configuration files first (an
@@ -149,7 +176,7 @@ def course_config(root: Path, *, timeout: int | None = None, load_files: bool = 
         relative = configured[len("sqlite:///"):] if configured.startswith("sqlite:///") else None
         if relative and not relative.startswith("/"):  # nbgrader resolves it from the current directory
             c.CourseDirectory.db_url = sqlite_url(root / relative)
-    return apply(c, timeout=timeout)
+    return apply(c, timeout=timeout, sandbox=sandbox)
 
 
 def write_config_file(root: Path, *, course_id: str = "microservices-under-pressure",

@@ -110,7 +110,9 @@ def replay_config(base: Config, executed_root: str) -> Config:
 
     def is_execute(p) -> bool:
         if isinstance(p, str):
-            return p.rsplit(".", 1)[-1] in {"Execute", "ExecutePreprocessor"}
+            from traitlets.utils.importstring import import_item
+
+            p = import_item(p)
         return isinstance(p, type) and issubclass(p, Execute)
 
     if not any(is_execute(p) for p in preprocessors):

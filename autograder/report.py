@@ -4,8 +4,10 @@ The CSV has one row per submission found in ``submitted/``, graded or not:
 ``student, status, score, max_score``, one column of points per autograded
 question (its ``grade_id``), and ``reason`` (for a graded submission, each
 question it lost with the error's last line; for a failed one, why nbgrader
-could not grade it; its score is then 0), and ``seconds`` (the worker's
-wall time on it). Scores are autograded points only; hand-graded answers are
+could not grade it; its score is then 0), ``flags`` (what an instructor
+should look at: a submission that changed the grader's machinery or used the
+course's own implementation, :mod:`autograder.flags`), and ``seconds`` (the
+worker's wall time on it). Scores are autograded points only; hand-graded answers are
 left to formgrader.
 
 The figure has three panels: the distribution of total scores, the outcome
@@ -22,7 +24,7 @@ from pathlib import Path
 from .results import SubmissionResult, failure_category, fmt_points
 
 FIELDS_BEFORE = ["student", "status", "score", "max_score"]
-FIELDS_AFTER = ["reason", "seconds"]
+FIELDS_AFTER = ["reason", "flags", "seconds"]
 
 
 def row_reason(sub: SubmissionResult) -> str:
@@ -43,7 +45,8 @@ def write_csv(path: Path, submissions: list[SubmissionResult], questions: dict[s
         for sub in submissions:
             writer.writerow([sub.student, sub.status, fmt_points(sub.score), fmt_points(max_score)]
                             + [fmt_points(sub.earned(gid)) for gid in questions]
-                            + [row_reason(sub), "" if sub.seconds is None else f"{sub.seconds:.1f}"])
+                            + [row_reason(sub), "; ".join(sub.flags),
+                               "" if sub.seconds is None else f"{sub.seconds:.1f}"])
     return path
 
 

@@ -17,7 +17,7 @@ dead kernel, invalid JSON, ...) into one line.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .hidden import last_line_of_error, quotes_hidden, strip_ansi
@@ -193,6 +193,7 @@ class SubmissionResult:
     questions: list[Question]
     reason: str = ""
     seconds: float | None = None
+    flags: list[str] = field(default_factory=list)  # for the instructor (autograder.flags)
 
     @property
     def score(self) -> float:

@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 from .config import course_config, sqlite_url
+from .flags import submission_flags
 from .nbgrader_setup import prepare
 from .results import reason_from_log
 from .scratch import copy_tree
@@ -36,8 +37,14 @@ def append_log(path: str | Path | None, title: str, result: dict) -> None:
 
 
 def autograde_submission(*, course_root: str, assignment: str, student: str, scratch: str, template_db: str,
-                         executed_root: str, timeout: int | None, log_path: str | None = None) -> dict:
-    """Worker task: nbgrader autograde of one student in a private scratch course (:mod:`autograder.cohort`)."""
+                         executed_root: str, timeout: int | None, log_path: str | None = None,
+                         sandbox: str = "required") -> dict:
+    """Worker task: nbgrader autograde of one student in a private scratch course (:mod:`autograder.cohort`).
+
+    Only the submission's notebooks (those named as the source's) are copied into the scratch course:
+    nothing else a learner put in their folder (a ``course/`` package, say) reaches the kernel.
+    The result carries the submission's ``flags`` (:mod:`autograder.flags`).
+    """
     started = time.perf_counter()
     prepare()
     from nbgrader.apps import NbGraderAPI
@@ -48,12 +55,16 @@ def autograde_submission(*, course_root: str, assignment: str, student: str, scr
     shutil.rmtree(root, ignore_errors=True)
     root.mkdir(parents=True)
     config = course_config(root, timeout=timeout, config_dir=Path(course_root),
-                           db_url=sqlite_url(root / "gradebook.db"))
+                           db_url=sqlite_url(root / "gradebook.db"), sandbox=sandbox)
     mine = CourseDirectory(config=config)
     submitted = Path(course.format_path(course.submitted_directory, student, assignment))
-    copy_tree(Path(course.format_path(course.source_directory, ".", assignment)),
-              Path(mine.format_path(mine.source_directory, ".", assignment)))
-    copy_tree(submitted, Path(mine.format_path(mine.submitted_directory, student, assignment)))
+    source = Path(course.format_path(course.source_directory, ".", assignment))
+    copy_tree(source, Path(mine.format_path(mine.source_directory, ".", assignment)))
+    mine_submitted = Path(mine.format_path(mine.submitted_directory, student, assignment))
+    mine_submitted.mkdir(parents=True, exist_ok=True)
+    for notebook in sorted(source.glob("*.ipynb")):
+        if (submitted / notebook.name).is_file() and not (submitted / notebook.name).is_symlink():
+            shutil.copyfile(submitted / notebook.name, mine_submitted / notebook.name)
     shutil.copyfile(template_db, root / "gradebook.db")
 
     from .replay import execute_only_config
@@ -65,6 +76,10 @@ def autograde_submission(*, course_root: str, assignment: str, student: str, scr
     notebooks = sorted(autograded.glob("*.ipynb")) if autograded.is_dir() else []
     ok = bool(result.get("success")) and bool(notebooks)
     reason = ""
+    flags = []
+    for notebook in sorted(source.glob("*.ipynb")):
+        executed = autograded / notebook.name
+        flags += submission_flags(mine_submitted / notebook.name, executed if ok else None, notebook)
     if ok:
         dest = Path(executed_root) / student / assignment
         dest.mkdir(parents=True, exist_ok=True)
@@ -76,17 +91,18 @@ def autograde_submission(*, course_root: str, assignment: str, student: str, scr
             found = sorted(p.name for p in submitted.iterdir()) if submitted.is_dir() else []
             reason += f" (found: {', '.join(found) or 'nothing'})"
     shutil.rmtree(root, ignore_errors=True)
-    return {"ok": ok, "reason": reason, "seconds": time.perf_counter() - started}
+    return {"ok": ok, "reason": reason, "flags": flags, "seconds": time.perf_counter() - started}
 
 
 def feedback_submission(*, course_root: str, assignment: str, student: str, timeout: int | None,
-                        log_path: str | None = None) -> dict:
-    """Worker task: nbgrader generate_feedback for one student of the real course (reads the gradebook only)."""
+                        log_path: str | None = None, sandbox: str = "required") -> dict:
+    """Worker task: nbgrader generate_feedback for one student of the real course (reads the gradebook only;
+    the notebook is run again, sandboxed, without its hidden tests: :mod:`autograder.safe_feedback`)."""
     started = time.perf_counter()
     prepare()
     from nbgrader.apps import NbGraderAPI
 
-    result = NbGraderAPI(config=course_config(Path(course_root), timeout=timeout)).generate_feedback(
+    result = NbGraderAPI(config=course_config(Path(course_root), timeout=timeout, sandbox=sandbox)).generate_feedback(
         assignment, student, force=True)
     append_log(log_path, f"generate_feedback {assignment} for {student}", result)
     ok = bool(result.get("success"))

@@ -93,7 +93,10 @@ load on the machine only ever slows a run down).
 * ``cohort_1_worker_seconds``, ``cohort_2_workers_seconds``: the two wall times.
   Every run starts its own processes: nbgrader's import and kernel start-up
   are in every figure.
-* ``cohort_parallel_speedup``: one-worker time / two-worker time.
+* ``cohort_parallel_speedup``: one-worker time / two-worker time (sandbox on).
+* ``sandbox_overhead_seconds``: what the sandbox costs per submission: the
+  one-worker time minus that of a third copy graded with ``--no-sandbox``,
+  divided by the number of submissions (autograde and feedback).
 
 Bars
 ----
@@ -508,15 +511,20 @@ def bench_grading(emit, assignment: str = "resilience") -> None:
         learner.mkdir()
         shutil.copyfile(one / "source" / assignment / f"{assignment}.ipynb", learner / f"{assignment}.ipynb")
         emit("check_seconds", autograder("check", f"{assignment}.ipynb", cwd=learner), ".2f")
-        serials, parallels = [], []
+        bare = tmp / "bare"
+        shutil.copytree(one, bare)
+        serials, parallels, unsandboxed = [], [], []
         for _ in range(GRADING_ROUNDS):  # regrading from scratch each time (cohort grade regrades everything)
             serials.append(autograder("cohort", "grade", str(one), "--workers", "1", "--no-progress", cwd=tmp))
             parallels.append(autograder("cohort", "grade", str(two), "--workers", "2", "--no-progress", cwd=tmp))
+            unsandboxed.append(autograder("cohort", "grade", str(bare), "--workers", "1", "--no-progress",
+                                          "--no-sandbox", cwd=tmp))
     serial, parallel = min(serials), min(parallels)
     emit("autograde_seconds_per_submission", serial / GRADING_SUBMISSIONS, ".2f")
     emit("cohort_1_worker_seconds", serial, ".1f")
     emit("cohort_2_workers_seconds", parallel, ".1f")
     emit("cohort_parallel_speedup", serial / parallel, ".2f")
+    emit("sandbox_overhead_seconds", (serial - min(unsandboxed)) / GRADING_SUBMISSIONS, ".2f")
 
 
 PARTS = {"engine": bench_engine, "dashboards": bench_dashboards, "notebooks": bench_notebooks,

@@ -413,7 +413,8 @@ def test_cohort_report_has_a_row_for_every_submission(cohort):
         assert row["status"] == ("failed" if name in SPEC.ungradable else "graded"), name
     header = next(csv.reader((cohort["course"] / "reports" / f"{ASSIGNMENT}_report.csv").open()))
     assert header[:4] == ["student", "status", "score", "max_score"]
-    assert header[4:-2] == list(AUTOGRADED) and header[-2:] == ["reason", "seconds"]
+    assert header[4:-3] == list(AUTOGRADED) and header[-3:] == ["reason", "flags", "seconds"]
+    assert all(row["flags"] == "" for row in report.values()), "no honest or buggy submission is flagged"
 
 
 def test_cohort_scores_each_submission_as_nbgrader_does(cohort):
