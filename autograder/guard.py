@@ -124,7 +124,7 @@ class GuardedExecute(Execute):
         secret_path = folder / f".guard-{secrets.token_hex(8)}"
         secret_path.write_bytes(self._secret)
         if workdir is not None and os.geteuid() == 0:
-            os.chown(secret_path, sandbox.NOBODY, sandbox.NOBODY)
+            os.chown(secret_path, sandbox.sandbox_uid(), sandbox.sandbox_uid())
         course_dir = str(sandbox.course_package())
         code = (GUARD_SOURCE.read_text(encoding="utf-8")
                 + f"\ninstall({str(secret_path)!r}, {course_dir!r})\ndel install\n")

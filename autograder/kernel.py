@@ -73,7 +73,7 @@ class SandboxedKernelManager(AsyncKernelManager):
     def write_connection_file(self, **kwargs) -> None:
         super().write_connection_file(**kwargs)
         if os.geteuid() == 0:
-            os.chown(self.connection_file, sandbox.NOBODY, sandbox.NOBODY)
+            os.chown(self.connection_file, sandbox.sandbox_uid(), sandbox.sandbox_uid())
 
     def format_kernel_cmd(self, extra_arguments=None) -> list[str]:
         command = super().format_kernel_cmd(extra_arguments)

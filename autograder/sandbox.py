@@ -20,11 +20,11 @@ util-linux. The kernel that runs one submission:
 * **has no network** but its own loopback (a new network namespace): a test
   may start a server on 127.0.0.1; nothing outside, not even the host's
   loopback, is reachable.
-* **runs unprivileged**: as ``nobody`` (uid 65534) with no capabilities and
-  ``no_new_privs``. Started as root, bubblewrap builds the mounts and
-  ``setpriv`` drops to the real ``nobody`` user before Python starts; started
-  by a normal user, it uses an unprivileged user namespace, so the kernel is
-  ``nobody`` inside and that user outside.
+* **runs unprivileged**, with no capabilities and ``no_new_privs``. Started
+  as root, bubblewrap builds the mounts and ``setpriv`` drops to an unused uid
+  of its own (:func:`sandbox_uid`) before Python starts; started by a normal
+  user, it uses an unprivileged user namespace, so the kernel is ``nobody``
+  inside and that user outside.
 * **is limited** (:class:`Limits`, rlimits set by ``prlimit``): address space,
   processes, CPU seconds, the size of any file it writes, open files.
   Outputs are capped by the grader (:mod:`autograder.guard`).
@@ -53,8 +53,12 @@ from pathlib import Path
 
 #: The environment variable that names the bubblewrap binary (default: ``bwrap`` on PATH).
 BWRAP_ENV = "AUTOGRADER_BWRAP"
-#: The user the kernel runs as.
+#: The user a kernel runs as inside the sandbox when a normal user grades (``nobody``).
 NOBODY = 65534
+#: As root, each sandbox runs as its own unused uid: :data:`UID_BASE` + the grader process's pid.
+#: (RLIMIT_NPROC counts every process of a uid, so a shared uid would let one submission's fork bomb
+#: stop another's kernel from starting.)
+UID_BASE = 1_500_000_000
 #: What always hides, when it exists: homes, temporary and runtime directories, mounted media.
 HIDDEN_ROOTS = ("/root", "/home", "/tmp", "/var/tmp", "/run", "/var/run", "/mnt", "/media", "/srv", "/opt")
 GiB = 1024 ** 3
@@ -100,6 +104,12 @@ def bwrap_binary() -> str | None:
 
 def _is_root() -> bool:
     return os.geteuid() == 0
+
+
+def sandbox_uid() -> int:
+    """The uid this process's sandboxes run as on the host: unique to this grader process as root
+    (no other process, sandboxed or not, shares its process limit), the grader's own uid otherwise."""
+    return UID_BASE + os.getpid() if _is_root() else os.getuid()
 
 
 def _namespace_flags() -> list[str]:
@@ -181,7 +191,7 @@ def build_command(argv: list[str], workdir: Path, *, hide=(), limits: Limits = L
         command += ["--setenv", key, str(value)]
     if _is_root():
         command += ["--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID", "--",
-                    "setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups",
+                    "setpriv", f"--reuid={sandbox_uid()}", f"--regid={sandbox_uid()}", "--clear-groups",
                     "--inh-caps=-all", "--bounding-set=-all", "--no-new-privs", "--"]
     else:
         command += ["--"]
@@ -192,9 +202,10 @@ def _limited(limits: Limits) -> list[str]:
     """``prlimit`` with the limits, as a command prefix.
 
     RLIMIT_NPROC counts every process of the sandbox's real user. As root the
-    kernel is the real ``nobody``, so the limit is the sandbox's own; as a
-    normal user it is that user's, so the processes the user already runs are
-    added to it.
+    kernel has a uid of its own (:func:`sandbox_uid`), so the limit is the
+    sandbox's alone; as a normal user it is that user's, so the processes the
+    user already runs are added to it (and sandboxes graded at the same time
+    share what is left).
     """
     processes = limits.processes
     if not _is_root():
@@ -222,7 +233,7 @@ def prepare_workdir(path: Path) -> Path:
     path = Path(path)
     path.mkdir(parents=True, exist_ok=True)
     if _is_root():
-        os.chown(path, NOBODY, NOBODY)
+        os.chown(path, sandbox_uid(), sandbox_uid())
     path.chmod(0o700)
     return path
 

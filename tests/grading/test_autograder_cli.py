@@ -51,6 +51,11 @@ SCORE_LINE = re.compile(r"^score: (\S+) / (\S+)$")
 QUESTION_LINE = re.compile(r"^\s+(ok|FAIL)\s+(\S+)\s+(\S+) / (\S+)(?:\s+(.*))?$")
 
 
+def short_name(preprocessor) -> str:
+    """A preprocessor's class name, whether configured as a class or as an import string."""
+    return preprocessor.rsplit(".", 1)[-1] if isinstance(preprocessor, str) else preprocessor.__name__
+
+
 def run_cli(*args: str, cwd: Path, timeout: float = 900) -> subprocess.CompletedProcess:
     """``python -m autograder ARGS`` as a learner or instructor runs it (the repository's assignments)."""
     env = dict(os.environ)
@@ -535,10 +540,13 @@ def test_config_sets_the_cell_timeout_and_feedback_without_hidden_tests():
     assert config.cell_timeout(config.apply(course)) == 12  # a course's own setting is kept
     preprocessors = config.apply(config.apply(Config())).GenerateFeedback.preprocessors
     assert preprocessors.count(StripHiddenTests) == 1
-    assert [p.__name__ for p in preprocessors] == ["GetGrades", "StripHiddenTests", "ClearMarkScheme",
-                                                   "CSSHTMLHeaderPreprocessor"]
+    assert [short_name(p) for p in preprocessors] == ["GetGrades", "StripHiddenTests", "ClearMarkScheme",
+                                                      "FeedbackRun", "SafeOutputs", "CSSHTMLHeaderPreprocessor"]
     shown = config.apply(Config(), show_mark_scheme=True).GenerateFeedback.preprocessors
-    assert "ClearMarkScheme" not in [p.__name__ for p in shown]
+    assert "ClearMarkScheme" not in [short_name(p) for p in shown]
+    assert [short_name(p) for p in shown][2:4] == ["FeedbackRun", "SafeOutputs"]
+    autograde = config.apply(Config()).Autograde.autograde_preprocessors
+    assert [short_name(p) for p in autograde][0] == "GuardedExecute" and "Execute" not in map(short_name, autograde)
 
 
 def test_nbgraders_own_apps_pick_up_the_config_file(tmp_path):
@@ -550,7 +558,7 @@ def test_nbgraders_own_apps_pick_up_the_config_file(tmp_path):
     write_config_file(tmp_path, timeout=9)
     c = course_config(tmp_path)
     assert Execute(config=c).timeout == 9
-    assert "StripHiddenTests" in [p.__name__ for p in GenerateFeedback(config=c).preprocessors]
+    assert "StripHiddenTests" in [short_name(p) for p in GenerateFeedback(config=c).preprocessors]
     assert c.CourseDirectory.db_url == f"sqlite:///{tmp_path.resolve() / 'gradebook.db'}"
     with pytest.raises(FileExistsError):
         write_config_file(tmp_path)
