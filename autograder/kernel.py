@@ -34,10 +34,11 @@ def kernel_environment(workdir: Path) -> dict[str, str]:
     import sys
 
     bin_dir = os.path.dirname(sys.executable)
+    home = sandbox.PRIVATE_HOME
     return {
-        "HOME": str(workdir), "PATH": f"{bin_dir}:/usr/local/bin:/usr/bin:/bin", "TMPDIR": "/tmp",
-        "LANG": "C.UTF-8", "MPLCONFIGDIR": "/tmp/matplotlib", "IPYTHONDIR": str(workdir / ".ipython"),
-        "JUPYTER_CONFIG_DIR": str(workdir / ".jupyter"), "JUPYTER_RUNTIME_DIR": str(workdir),
+        "HOME": home, "PATH": f"{bin_dir}:/usr/local/bin:/usr/bin:/bin", "TMPDIR": "/tmp",
+        "LANG": "C.UTF-8", "MPLCONFIGDIR": "/tmp/matplotlib", "IPYTHONDIR": f"{home}/.ipython",
+        "JUPYTER_CONFIG_DIR": f"{home}/.jupyter", "JUPYTER_RUNTIME_DIR": str(workdir),
         "PYDEVD_DISABLE_FILE_VALIDATION": "1", "PYTHONDONTWRITEBYTECODE": "1",
         # 1: no parent poller (its parent in the sandbox is the PID namespace's init) and no banner.
         "JPY_PARENT_PID": "1",

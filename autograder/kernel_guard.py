@@ -172,7 +172,7 @@ def install(secret_path, course_dir):
                 real_setattr(sys, name, value)
                 changed.append(f"sys.{name}")
         path, meta_path, path_hooks = import_state
-        if sys.path != path:
+        if [p for p in sys.path if p not in ("", cwd)] != path:  # (the working folder's entry always goes)
             changed.append("sys.path")
         sys.path[:] = path
         if sys.meta_path != meta_path or sys.path_hooks != path_hooks:

@@ -14,9 +14,9 @@ util-linux. The kernel that runs one submission:
   repository. Only what the kernel needs comes back, read-only: the Python
   installation, the virtual environment and the ``course`` package (not
   ``assignments/``, where the solutions are, nor ``autograder/``). ``/tmp``
-  is a private tmpfs of :attr:`Limits.tmp_bytes`; the working directory
-  (its ``HOME`` and current directory, with the kernel's sockets) is the one
-  writable host directory.
+  is a private tmpfs of :attr:`Limits.tmp_bytes`, and the kernel starts in
+  :data:`PRIVATE_HOME` inside it; a private folder on the host holds the
+  kernel's sockets (the one writable host directory).
 * **has no network** but its own loopback (a new network namespace): a test
   may start a server on 127.0.0.1; nothing outside, not even the host's
   loopback, is reachable.
@@ -61,6 +61,8 @@ NOBODY = 65534
 UID_BASE = 1_500_000_000
 #: What always hides, when it exists: homes, temporary and runtime directories, mounted media.
 HIDDEN_ROOTS = ("/root", "/home", "/tmp", "/var/tmp", "/run", "/var/run", "/mnt", "/media", "/srv", "/opt")
+#: The sandbox's working folder (and ``HOME``), inside its private ``/tmp``.
+PRIVATE_HOME = "/tmp/work"
 GiB = 1024 ** 3
 MiB = 1024 ** 2
 
@@ -149,7 +151,8 @@ def course_package() -> Path:
 
 def build_command(argv: list[str], workdir: Path, *, hide=(), limits: Limits = Limits(),
                   env: dict | None = None) -> list[str]:
-    """``argv`` wrapped to run in the sandbox, with ``workdir`` its only writable host directory.
+    """``argv`` wrapped to run in the sandbox, with ``workdir`` its only writable host directory
+    (it starts in :data:`PRIVATE_HOME`).
 
     ``hide`` adds directories to cover (the instructor's course, the repository);
     ``env`` is the whole environment the command sees (nothing else passes in).
@@ -186,7 +189,10 @@ def build_command(argv: list[str], workdir: Path, *, hide=(), limits: Limits = L
     for path in hidden:
         if path != Path("/tmp"):
             command += ["--remount-ro", str(path)]
-    command += ["--proc", "/proc", "--dev", "/dev", "--chdir", str(workdir), "--clearenv"]
+    # The command starts in a folder of the private, size-limited /tmp; ``workdir`` (on the host's disk)
+    # is where the kernel's sockets go.
+    command += ["--perms", "1777", "--dir", PRIVATE_HOME, "--proc", "/proc", "--dev", "/dev",
+                "--chdir", PRIVATE_HOME, "--clearenv"]
     for key, value in (env or {}).items():
         command += ["--setenv", key, str(value)]
     if _is_root():
