@@ -10,14 +10,20 @@ submission nbgrader could not grade.
 Everything that grades is nbgrader: its ``generate_assignment``,
 ``autograde``, ``generate_feedback`` and ``export`` through
 :class:`nbgrader.apps.NbGraderAPI` and the export app, and its gradebook. This
-package adds configuration (:mod:`autograder.config`), two preprocessors
-(:mod:`autograder.feedback`, :mod:`autograder.replay`) and orchestration.
+package adds configuration (:mod:`autograder.config`), preprocessors
+(:mod:`autograder.guard`, :mod:`autograder.feedback`, :mod:`autograder.safe_feedback`,
+:mod:`autograder.replay`), a kernel manager (:mod:`autograder.kernel`) and orchestration.
 
 Commands (``python -m autograder --help``):
 
 * ``fetch ID [--dest DIR]`` (:mod:`autograder.fetch`)
 * ``check NOTEBOOK [--assignment ID]`` (:mod:`autograder.check`)
-* ``cohort grade COURSE_DIR [--assignment ID] [--workers N]`` (:mod:`autograder.cohort`)
+* ``cohort grade COURSE_DIR [--assignment ID] [--workers N] [--no-sandbox]`` (:mod:`autograder.cohort`)
+
+Learner code is treated as hostile: every kernel runs in a sandbox
+(:mod:`autograder.sandbox`), the tests are guarded against what the learner's
+cells installed (:mod:`autograder.guard`), and feedback cannot carry hidden
+tests or scripts (:mod:`autograder.safe_feedback`).
 
 Modules, one job each:
 
@@ -33,6 +39,12 @@ Modules, one job each:
 :mod:`~.scratch`           a throwaway nbgrader course holding one source assignment
 :mod:`~.hidden`            find hidden test source, tell whether a text quotes it
 :mod:`~.feedback`          the preprocessor that keeps hidden tests out of feedback
+:mod:`~.safe_feedback`     feedback from a re-run without hidden tests, escaped, capped, no scripts
+:mod:`~.sandbox`           the bubblewrap sandbox and limits a learner's kernel runs in
+:mod:`~.kernel`            the kernel manager that starts kernels inside the sandbox
+:mod:`~.guard`             nbgrader's Execute with the sandbox, the test guard, our verdict, output caps
+:mod:`~.kernel_guard`      the code the guard installs in the kernel (sent as text, never imported)
+:mod:`~.flags`             what the instructor's report flags (tampering, the course's own code)
 :mod:`~.replay`            the preprocessor that records a worker's execution in nbgrader
 :mod:`~.results`           per-question scores and failure reasons from the gradebook
 :mod:`~.workers`           a pool of worker processes with per-task deadlines

@@ -25,6 +25,15 @@ Three settings, applied by :func:`apply` on top of whatever a course's own
   :class:`autograder.feedback.StripHiddenTests` to
   ``GenerateFeedback.preprocessors``, so plain ``nbgrader generate_feedback``
   in a course that loads this configuration is safe too.
+* **A sandboxed, guarded kernel.** ``Autograde.autograde_preprocessors``
+  runs :class:`autograder.guard.GuardedExecute` where nbgrader runs
+  ``Execute``: the kernel in the sandbox, the tests guarded, a test cell's
+  score only from whether it raised (``GuardedExecute.sandbox``: ``"auto"``
+  unless ``apply(c, sandbox=...)`` or the configuration says otherwise).
+* **Feedback that cannot leak.** After the steps below,
+  :class:`autograder.safe_feedback.FeedbackRun` re-runs the notebook without
+  its hidden tests and :class:`~autograder.safe_feedback.SafeOutputs` keeps
+  escaped, capped text only.
 * **Feedback without mark schemes.** For the same reason (autograde restores
   locked cells from the gradebook) feedback would show the ``BEGIN MARK
   SCHEME`` regions of hand-graded tasks: the model answers. nbgrader's own
