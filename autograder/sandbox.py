@@ -96,12 +96,21 @@ class Limits:
                 raise ValueError(f"sandbox limit {name} must be a positive whole number, got {value!r}")
 
 
+#: Where system tools live when the grader's PATH does not say (a virtualenv's bin only, say).
+SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+
+def system_tool(name: str) -> str | None:
+    """The full path of a system command, from PATH or else the standard system folders."""
+    return shutil.which(name) or shutil.which(name, path=SYSTEM_PATH)
+
+
 def bwrap_binary() -> str | None:
     """The bubblewrap executable to use, or None if there is none."""
     named = os.environ.get(BWRAP_ENV)
     if named:
         return named if os.access(named, os.X_OK) else None
-    return shutil.which("bwrap")
+    return system_tool("bwrap")
 
 
 def _is_root() -> bool:
@@ -197,7 +206,7 @@ def build_command(argv: list[str], workdir: Path, *, hide=(), limits: Limits = L
         command += ["--setenv", key, str(value)]
     if _is_root():
         command += ["--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID", "--",
-                    "setpriv", f"--reuid={sandbox_uid()}", f"--regid={sandbox_uid()}", "--clear-groups",
+                    system_tool("setpriv") or "setpriv", f"--reuid={sandbox_uid()}", f"--regid={sandbox_uid()}", "--clear-groups",
                     "--inh-caps=-all", "--bounding-set=-all", "--no-new-privs", "--"]
     else:
         command += ["--"]
@@ -216,7 +225,7 @@ def _limited(limits: Limits) -> list[str]:
     processes = limits.processes
     if not _is_root():
         processes += _tasks_of(os.getuid())
-    return ["prlimit", f"--as={limits.memory_bytes}", f"--nproc={processes}", f"--cpu={limits.cpu_seconds}",
+    return [system_tool("prlimit") or "prlimit", f"--as={limits.memory_bytes}", f"--nproc={processes}", f"--cpu={limits.cpu_seconds}",
             f"--fsize={limits.file_bytes}", f"--nofile={limits.open_files}", "--core=0", "--"]
 
 
@@ -257,7 +266,7 @@ def describe_missing() -> str:
 def _probe(bwrap: str | None, uid: int) -> str | None:
     if bwrap is None:
         return describe_missing()
-    if shutil.which("prlimit") is None or (uid == 0 and shutil.which("setpriv") is None):
+    if system_tool("prlimit") is None or (uid == 0 and system_tool("setpriv") is None):
         return ("prlimit and setpriv (util-linux) are needed to limit the sandbox; install util-linux, "
                 "or grade without a sandbox with --no-sandbox.")
     import tempfile
