@@ -69,6 +69,8 @@ class GuardedExecute(Execute):
                         "(when it can), or 'off'.").tag(config=True)
     max_cell_output = Integer(100_000, help="Characters of output kept per cell.").tag(config=True)
     max_notebook_output = Integer(1_000_000, help="Characters of output kept per notebook.").tag(config=True)
+    guard_timeout = Integer(15, help="Seconds the kernel has to answer the guard (it runs no learner code); "
+                                     "a kernel that does not is stopped.").tag(config=True)
 
     # -- the kernel ------------------------------------------------------------------------------
 
@@ -128,7 +130,7 @@ class GuardedExecute(Execute):
         course_dir = str(sandbox.course_package())
         code = (GUARD_SOURCE.read_text(encoding="utf-8")
                 + f"\ninstall({str(secret_path)!r}, {course_dir!r})\ndel install\n")
-        reply = await self._run_silently(code)
+        reply = await self._run_silently(code, timeout=max(60, self.guard_timeout))
         if secret_path.exists():  # the kernel could not read it: the guard is not installed
             secret_path.unlink()
         self._guard_installed = reply is not None and reply["content"].get("status") == "ok"
@@ -136,12 +138,29 @@ class GuardedExecute(Execute):
             detail = "" if reply is None else f"{reply['content'].get('ename')}: {reply['content'].get('evalue')}"
             self.log.error("The grader could not install its guard in the kernel (%s)", detail)
 
-    async def _run_silently(self, code: str, user_expressions: dict | None = None):
+    async def _run_silently(self, code: str, user_expressions: dict | None = None, *, timeout: float | None = None):
+        """Run grader code in the kernel, outside the history; its reply, or None (a dead kernel).
+
+        A kernel that does not answer within ``timeout`` (default :attr:`guard_timeout`) is still busy
+        with a cell it would not let go of (an interrupt it ignored): it is stopped, and the notebook's
+        execution ends with ``DeadKernelError`` instead of every later cell waiting out its timeout.
+        """
+        import asyncio
+
+        from nbclient.exceptions import DeadKernelError
+
         msg_id = await run_sync_safe(self.kc.execute(code, silent=True, store_history=False,
                                                      user_expressions=user_expressions or {}))
         try:
-            return await self.async_wait_for_reply(msg_id)
-        except Exception as error:  # a dead or hung kernel: the cell's own execution will say so
+            return await asyncio.wait_for(self.async_wait_for_reply(msg_id), timeout or self.guard_timeout)
+        except asyncio.TimeoutError:
+            self.log.error("The kernel stopped responding; stopping it")
+            await run_sync_safe(self.km.shutdown_kernel(now=True))
+            raise DeadKernelError("the kernel stopped responding: a cell ran past its time limit and would not "
+                                  "stop when interrupted") from None
+        except DeadKernelError:
+            raise
+        except Exception as error:  # a dead kernel: the cell's own execution will say so
             self.log.error("The grader's guard got no reply: %s", error)
             return None
 
@@ -168,7 +187,10 @@ class GuardedExecute(Execute):
 
     async def async_execute_cell(self, cell, cell_index, execution_count=None, store_history=True):
         if not is_test_cell(cell) or not cell.source.strip():
-            return await super().async_execute_cell(cell, cell_index, execution_count, store_history)
+            cell = await super().async_execute_cell(cell, cell_index, execution_count, store_history)
+            if cell.cell_type == "code" and any(o.get("ename") == "CellTimeoutError" for o in cell.outputs):
+                await self._run_silently("pass")  # still busy after the interrupt? then it is stopped
+            return cell
         before_ok, before = await self._guard()
         cell = await super().async_execute_cell(cell, cell_index, execution_count, store_history)
         after_ok, after = await self._guard()
