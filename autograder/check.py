@@ -23,7 +23,6 @@ assignment, or nbgrader itself failed on it (for example the kernel died).
 
 from __future__ import annotations
 
-import json
 import shutil
 import time
 from dataclasses import dataclass, field
@@ -33,6 +32,7 @@ from . import AutograderError
 from .assignments import Assignment, find_assignment, infer_assignment
 from .config import cell_timeout
 from .flags import submission_flags
+from .rejections import notices
 from .results import Question, answer_cell_problems, autograded_totals, fmt_points, read_questions, reason_from_log
 from .sandbox import probe
 from .scratch import ScratchCourse
@@ -79,30 +79,31 @@ def find_notebook(target: str | Path) -> Path:
     return copy
 
 
-def validate_notebook(path: Path) -> None:
-    """Fail with a clear message unless ``path`` is a readable Jupyter notebook file."""
-    import nbformat
+def validate_notebook(path: Path, source: Path | None = None) -> None:
+    """Fail with a clear message unless ``path`` is a Jupyter notebook file nbgrader can grade.
+
+    First the file (:func:`autograder.rejections.file_problem`): it exists, is
+    not over :data:`autograder.rejections.DEFAULT_MAX_BYTES`, is JSON and a
+    notebook. Then its cells against the assignment's source notebook
+    ``source`` (:func:`autograder.rejections.precheck`: duplicated, unknown or
+    missing grade ids, changed nbgrader settings, damaged metadata); without
+    ``source``, against the assignment the notebook is inferred to belong to,
+    if that can be told.
+    """
+    from .rejections import file_problem, precheck
 
     path = Path(path)
-    if not path.exists():
-        raise AutograderError(f"{path}: no such file")
-    if not path.is_file():
-        raise AutograderError(f"{path}: not a file")
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        raise AutograderError(f"{path}: not a notebook (not a text file)") from None
-    try:
-        data = json.loads(text)
-    except ValueError as error:
-        raise AutograderError(f"{path}: not valid JSON, so not a readable notebook ({error}). "
-                              "Was it edited outside Jupyter or cut short?") from None
-    if not isinstance(data, dict) or "cells" not in data or "nbformat" not in data:
-        raise AutograderError(f"{path}: JSON, but not a Jupyter notebook (no 'cells'/'nbformat')")
-    try:
-        nbformat.reads(text, as_version=4)
-    except Exception as error:  # nbformat's own reader errors
-        raise AutograderError(f"{path}: not a readable Jupyter notebook ({type(error).__name__}: {error})") from None
+    problem = file_problem(path)
+    if problem:
+        raise AutograderError(f"{path}: {problem}")
+    if source is None:
+        try:
+            source = infer_assignment(path).notebook
+        except AutograderError:
+            return  # check says which assignment it cannot tell
+    problem = precheck(path, source, max_bytes=None)
+    if problem:
+        raise AutograderError(f"{path}: {problem}")
 
 
 def check(notebook: Path, assignment_id: str | None = None, *, timeout: int | None = None,
@@ -113,7 +114,7 @@ def check(notebook: Path, assignment_id: str | None = None, *, timeout: int | No
 
     started = time.perf_counter()
     notebook = Path(notebook)
-    validate_notebook(notebook)
+    validate_notebook(notebook, find_assignment(assignment_id).notebook if assignment_id else None)
     assignment: Assignment = (find_assignment(assignment_id) if assignment_id
                               else infer_assignment(notebook))
     hidden = hidden_lines(nbformat.read(str(assignment.notebook), as_version=4))
@@ -132,6 +133,7 @@ def check(notebook: Path, assignment_id: str | None = None, *, timeout: int | No
         outcome = CheckResult(notebook, assignment.id, questions)
         outcome.notes += [f"note: {problem}" for problem in answer_cell_problems(autograded,
                                                                                    timeout=effective_timeout)]
+        outcome.notes += [f"note: {notice}" for notice in notices(notebook, assignment.notebook)]
         outcome.notes += [f"note: an instructor's report would flag this: {flag}"
                           for flag in submission_flags(notebook, autograded, assignment.notebook)]
         unsandboxed = probe()
