@@ -46,6 +46,7 @@ Modules, one job each:
 :mod:`~.kernel_guard`      the code the guard installs in the kernel (sent as text, never imported)
 :mod:`~.flags`             what the instructor's report flags (tampering, the course's own code)
 :mod:`~.replay`            the preprocessor that records a worker's execution in nbgrader
+:mod:`~.rejections`        one-sentence reasons for a notebook nbgrader cannot grade, before it tries
 :mod:`~.results`           per-question scores and failure reasons from the gradebook
 :mod:`~.workers`           a pool of worker processes with per-task deadlines
 :mod:`~.progress`          a text progress bar on stderr

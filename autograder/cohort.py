@@ -218,7 +218,10 @@ def grade_cohort(course_dir: Path, assignment_id: str | None = None, *, workers:
     # Start the workers first: each spends seconds importing nbgrader, which then overlaps with ours.
     size = max(1, min(workers or os.cpu_count() or 1, _student_dirs_guess(root) or 1))
     try:
-        with WorkerPool(size, log_path=run_dir / "workers.log") as pool:
+        # The workers' temporary files (kernels' socket folders among them) go in run_dir, removed below
+        # even when a worker was killed before it could clean up.
+        env = dict(os.environ, TMPDIR=str(run_dir))
+        with WorkerPool(size, log_path=run_dir / "workers.log", env=env) as pool:
             return _grade(pool, root, run_dir, assignment_id, timeout, submission_timeout, progress, started,
                           "required" if sandbox else "off")
     finally:

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from .config import course_config, sqlite_url
 from .flags import submission_flags
+from .rejections import precheck_submission
 from .nbgrader_setup import prepare
 from .results import reason_from_log
 from .scratch import copy_tree
@@ -60,6 +61,10 @@ def autograde_submission(*, course_root: str, assignment: str, student: str, scr
     submitted = Path(course.format_path(course.submitted_directory, student, assignment))
     source = Path(course.format_path(course.source_directory, ".", assignment))
     copy_tree(source, Path(mine.format_path(mine.source_directory, ".", assignment)))
+    problem = precheck_submission(submitted, source)
+    if problem:  # nbgrader would fail on it, cryptically, or quietly undo the learner's change
+        shutil.rmtree(root, ignore_errors=True)
+        return {"ok": False, "reason": problem, "flags": [], "seconds": time.perf_counter() - started}
     mine_submitted = Path(mine.format_path(mine.submitted_directory, student, assignment))
     mine_submitted.mkdir(parents=True, exist_ok=True)
     for notebook in sorted(source.glob("*.ipynb")):
