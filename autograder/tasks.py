@@ -18,7 +18,7 @@ from pathlib import Path
 
 from .config import course_config, sqlite_url
 from .flags import submission_flags
-from .rejections import precheck_submission
+from .rejections import notices, precheck_submission
 from .nbgrader_setup import prepare
 from .results import reason_from_log
 from .scratch import copy_tree
@@ -85,6 +85,8 @@ def autograde_submission(*, course_root: str, assignment: str, student: str, scr
     for notebook in sorted(source.glob("*.ipynb")):
         executed = autograded / notebook.name
         flags += submission_flags(mine_submitted / notebook.name, executed if ok else None, notebook)
+        if (mine_submitted / notebook.name).is_file():
+            flags += notices(mine_submitted / notebook.name, notebook)
     if ok:
         dest = Path(executed_root) / student / assignment
         dest.mkdir(parents=True, exist_ok=True)
