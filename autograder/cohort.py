@@ -60,6 +60,7 @@ from pathlib import Path
 
 from . import AutograderError
 from .config import DEFAULT_CELL_TIMEOUT, cell_timeout, course_config
+from .kernel import PREFIX_ENV, socket_root
 from .nbgrader_setup import prepare
 from .progress import Progress
 from .results import SubmissionResult, read_questions, reason_from_log
@@ -215,17 +216,19 @@ def grade_cohort(course_dir: Path, assignment_id: str | None = None, *, workers:
             raise AutograderError("cohort grade runs every submission in a sandbox, and this machine cannot "
                                   f"build one: {problem}")
     run_dir = Path(tempfile.mkdtemp(prefix="autograder-cohort-"))
+    kernel_prefix = f"autograder-kernel-{run_dir.name.rsplit('-', 1)[-1]}-"
     # Start the workers first: each spends seconds importing nbgrader, which then overlaps with ours.
     size = max(1, min(workers or os.cpu_count() or 1, _student_dirs_guess(root) or 1))
     try:
-        # The workers' temporary files (kernels' socket folders among them) go in run_dir, removed below
-        # even when a worker was killed before it could clean up.
-        env = dict(os.environ, TMPDIR=str(run_dir))
+        # Kernels' folders get a prefix of this run's, so what a killed worker left behind is removed below.
+        env = dict(os.environ, **{PREFIX_ENV: kernel_prefix})
         with WorkerPool(size, log_path=run_dir / "workers.log", env=env) as pool:
             return _grade(pool, root, run_dir, assignment_id, timeout, submission_timeout, progress, started,
                           "required" if sandbox else "off")
     finally:
         shutil.rmtree(run_dir, ignore_errors=True)
+        for folder in Path(socket_root()).glob(f"{kernel_prefix}*"):
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 def _grade(pool, root: Path, run_dir: Path, assignment_id: str | None, timeout: int | None,

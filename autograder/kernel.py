@@ -47,6 +47,23 @@ def kernel_environment(workdir: Path) -> dict[str, str]:
     }
 
 
+#: A Unix socket's path has at most 107 bytes (``sockaddr_un``).
+MAX_SOCKET_PATH = 107
+#: The environment variable that names the prefix of kernels' folders (``cohort grade`` sets one per run,
+#: so that it can remove what a killed worker left behind).
+PREFIX_ENV = "AUTOGRADER_KERNEL_PREFIX"
+
+
+def kernel_folder_prefix() -> str:
+    """The name prefix of a kernel's private folder."""
+    return os.environ.get(PREFIX_ENV) or "autograder-kernel-"
+
+
+def socket_root() -> str:
+    """Where kernels' folders go: ``/tmp`` (short, for the socket paths) unless it is not writable."""
+    return "/tmp" if os.access("/tmp", os.W_OK) else tempfile.gettempdir()
+
+
 class SandboxedKernelManager(AsyncKernelManager):
     """An ``AsyncKernelManager`` whose kernel runs in the sandbox; see the module docstring."""
 
@@ -58,7 +75,12 @@ class SandboxedKernelManager(AsyncKernelManager):
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
         self.sandbox_limits = sandbox.Limits(**self.limits)
-        self.workdir = sandbox.prepare_workdir(Path(tempfile.mkdtemp(prefix="autograder-kernel-")) / "work")
+        self.workdir = sandbox.prepare_workdir(Path(tempfile.mkdtemp(prefix=kernel_folder_prefix(),
+                                                                     dir=socket_root())) / "work")
+        if len(str(self.workdir / "kernel-65535")) > MAX_SOCKET_PATH:
+            raise RuntimeError(f"the kernel's socket folder {self.workdir} has too long a path for a Unix socket "
+                               f"(at most {MAX_SOCKET_PATH} characters): give /tmp a shorter name or TMPDIR a "
+                               "shorter path")
         self.transport = "ipc"
         self.ip = str(self.workdir / "kernel")
         self.connection_file = str(self.workdir / "kernel.json")
