@@ -19,9 +19,9 @@ for everybody, manual scores untouched and feedback without scripts, event
 handlers or hidden tests (verbatim or in base64).
 
 ``check`` runs too (two at a time), on the attacks that try to cheat the score
-or leak (by default one of each kind, and all that reach for solutions or leak:
-see ``_for_check``), and must give no more than a blank notebook and clean
-feedback.
+or leak (by default all that reach for solutions or leak and one transformer
+attack: see ``_for_check``), and must give no more than a blank notebook and
+clean feedback.
 
 Run it alone with ``pytest tests/grading/test_attacks.py`` (or ``-m attacks``);
 ``ATTACKS=name,name`` runs only those attacks, ``ATTACKS_CHECK=all`` runs every
@@ -664,7 +664,7 @@ else:
 """ % CELL_TIMEOUT
 
 def _for_check(attacks: list[A.Attack]) -> list[A.Attack]:
-    """What ``check`` runs: by default the first attack of each kind, and every attack that reaches for
+    """What ``check`` runs: by default one transformer attack, and every attack that reaches for
     the solutions or leaks into feedback (where check's own scratch course differs from a cohort's);
     ``ATTACKS_CHECK=all`` runs every attack that tries to cheat or leak. ``cohort grade`` runs them all
     anyway, through the same guarded execution, and each check costs a scratch course of its own."""
@@ -674,7 +674,10 @@ def _for_check(attacks: list[A.Attack]) -> list[A.Attack]:
     firsts = {}
     for attack in checked:
         firsts.setdefault(attack.kind, attack)
-    return [a for a in checked if firsts[a.kind] is a or a.kind in ("solution_theft", "leak")]
+    # check shares cohort grade's guarded execution; what differs is its scratch course (solution theft)
+    # and its feedback (leaks), so those run in full and one transformer attack stands for the rest.
+    return [a for a in checked
+            if a.kind in ("solution_theft", "leak") or (a.kind == "transformer" and firsts[a.kind] is a)]
 
 
 CHECKED = _for_check(SELECTED)
