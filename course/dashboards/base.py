@@ -211,26 +211,30 @@ class Dashboard:
         same class and size (a lesson builds several), so only the first one
         pays for it. If a later render finds a label, an edge tick label or a
         legend reaching outside the figure (tick labels grew wider, a title got
-        longer), the layout is solved again for that render and frozen anew; a
-        dashboard does this at most :attr:`MAX_RELAYOUTS` times.
+        longer), the layout is solved again for that render and frozen anew. How
+        often depends on which settings came before (and on the layout other
+        dashboards of the class left behind), so it is not capped; only
+        relayouts that fail to help are (:attr:`MAX_FUTILE_RELAYOUTS`).
         """
         if not self.layout_done:
             self._reuse_solved_layout()
         png = self._print_png()
-        if self.layout_done and self._relayouts < self.MAX_RELAYOUTS and self._sticks_out():
-            self._relayouts += 1
+        if self.layout_done and self._futile_relayouts < self.MAX_FUTILE_RELAYOUTS and self._sticks_out():
             self.figure.set_layout_engine("constrained")
             self.layout_done = False
             png = self._print_png()
+            if self._sticks_out():  # the layout cannot make room: stop paying for it after a few tries
+                self._futile_relayouts += 1
         if not self.layout_done:
             self.figure.set_layout_engine("none")
             self.layout_done = True
             Dashboard._solved_layouts[self._layout_key()] = self._layout_positions()
         return png
 
-    #: How many times one dashboard may solve its layout again (see :meth:`render_png`).
-    MAX_RELAYOUTS = 3
-    _relayouts = 0
+    #: How many renders may solve the layout again without fixing what stuck out before a dashboard stops
+    #: trying (see :meth:`render_png`); a relayout that works never counts.
+    MAX_FUTILE_RELAYOUTS = 3
+    _futile_relayouts = 0
 
     def _print_png(self) -> bytes:
         buffer = io.BytesIO()
@@ -277,6 +281,8 @@ class Dashboard:
         self.figure.set_layout_engine("none")
         for ax, position in zip(self.figure.axes, axes):
             ax.set_position(position)
+            # set_position takes an axes out of constrained layout for good; a later relayout must move it.
+            ax.set_in_layout(True)
         for text, position in zip(self._figure_titles(), titles):
             if text is not None and position is not None:
                 text.set_position(position)
