@@ -15,6 +15,7 @@ from .saga_timeline import SagaTimelineDashboard, saga_timeline_dashboard
 from .slow_dependency import SlowDependencyDashboard, slow_dependency_dashboard
 from .stale_reads import StaleReadsDashboard, stale_reads_dashboard
 from .tail_at_scale import TailAtScaleDashboard, tail_at_scale_dashboard
+from .test_portfolio import TestPortfolioDashboard, test_portfolio_dashboard
 from .two_phase_commit import TwoPhaseCommitDashboard, two_phase_commit_dashboard
 from .utilisation import UtilisationDashboard, utilisation_dashboard
 
@@ -42,12 +43,15 @@ ALL = {
     "saga_outcomes": SagaOutcomesDashboard,
     "delivery": DeliveryDashboard,
     "outbox": OutboxDashboard,
+    # 06: testing together
+    "test_portfolio": TestPortfolioDashboard,
 }
 
 __all__ = ["ALL"] + sorted(cls.__name__ for cls in ALL.values()) + [
     "backoff_jitter_dashboard", "breaker_dashboard", "bulkhead_dashboard", "delivery_dashboard",
     "dual_write_dashboard", "lost_updates_dashboard", "metastable_dashboard", "outbox_dashboard",
     "overload_dashboard", "retry_storm_dashboard", "saga_outcomes_dashboard", "saga_timeline_dashboard",
-    "slow_dependency_dashboard", "stale_reads_dashboard", "tail_at_scale_dashboard", "two_phase_commit_dashboard",
+    "slow_dependency_dashboard", "stale_reads_dashboard", "tail_at_scale_dashboard", "test_portfolio_dashboard",
+    "two_phase_commit_dashboard",
     "utilisation_dashboard",
 ]
