@@ -176,6 +176,9 @@ def format_report(outcome: CheckResult) -> str:
             line = f"  {mark} {q.grade_id:<{width}}  {points:>9}"
             if q.reason:
                 line += f"  {q.reason}"
+            lines.append(line)
+            lines += [f"{'':{width + 20}}{detail}" for detail in q.details]
+            continue
         else:
             points = f"- / {fmt_points(q.possible)}"
             note = "" if q.answered else " (not answered yet)"

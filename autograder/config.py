@@ -34,6 +34,11 @@ Three settings, applied by :func:`apply` on top of whatever a course's own
   :class:`autograder.safe_feedback.FeedbackRun` re-runs the notebook without
   its hidden tests and :class:`~autograder.safe_feedback.SafeOutputs` keeps
   escaped, capped text only.
+* **Tests graded by wheat and chaff.** Right after the kernel has run,
+  :class:`autograder.wheat_chaff_grade.WheatChaffGrade` scores the test cells
+  of questions in which learners write tests (outside the kernel, in the
+  sandbox); in feedback, :class:`~autograder.wheat_chaff_grade.WheatChaffFeedback`
+  shows its report.
 * **Feedback without mark schemes.** For the same reason (autograde restores
   locked cells from the gradebook) feedback would show the ``BEGIN MARK
   SCHEME`` regions of hand-graded tasks: the model answers. nbgrader's own
@@ -64,6 +69,8 @@ CONFIG_FILE = "nbgrader_config.py"
 FEEDBACK_PREPROCESSOR = "autograder.feedback.StripHiddenTests"
 EXECUTE_PREPROCESSOR = "autograder.guard.GuardedExecute"
 SAFE_FEEDBACK_PREPROCESSORS = ("autograder.safe_feedback.FeedbackRun", "autograder.safe_feedback.SafeOutputs")
+WHEAT_CHAFF_PREPROCESSOR = "autograder.wheat_chaff_grade.WheatChaffGrade"
+WHEAT_CHAFF_FEEDBACK = "autograder.wheat_chaff_grade.WheatChaffFeedback"
 
 
 def sqlite_url(path: Path) -> str:
@@ -85,9 +92,12 @@ def _with_guarded_execute(c: Config) -> None:
         preprocessors = list(c.Autograde.autograde_preprocessors)
     else:
         preprocessors = list(Autograde.class_traits()["autograde_preprocessors"].default())
-    c.Autograde.autograde_preprocessors = [
-        EXECUTE_PREPROCESSOR if _name(p).rsplit(".", 1)[-1] in ("Execute", "ExecutePreprocessor") else p
-        for p in preprocessors]
+    preprocessors = [EXECUTE_PREPROCESSOR if _name(p).rsplit(".", 1)[-1] in ("Execute", "ExecutePreprocessor") else p
+                     for p in preprocessors]
+    if WHEAT_CHAFF_PREPROCESSOR not in map(_name, preprocessors):
+        at = next(i + 1 for i, p in enumerate(preprocessors) if _name(p) == EXECUTE_PREPROCESSOR)
+        preprocessors.insert(at, WHEAT_CHAFF_PREPROCESSOR)
+    c.Autograde.autograde_preprocessors = preprocessors
 
 
 def apply(c: Config, *, timeout: int | None = None, show_mark_scheme: bool = False,
@@ -105,6 +115,7 @@ def apply(c: Config, *, timeout: int | None = None, show_mark_scheme: bool = Fal
     _with_guarded_execute(c)
     if sandbox is not None:
         c.GuardedExecute.sandbox = sandbox
+        c.WheatChaffGrade.sandbox = sandbox
     if timeout is not None:
         c.ExecutePreprocessor.timeout = int(timeout)
         c.Execute.timeout = int(timeout)
@@ -137,6 +148,9 @@ def apply(c: Config, *, timeout: int | None = None, show_mark_scheme: bool = Fal
         at = max(i for i, p in enumerate(preprocessors)
                  if _name(p) == FEEDBACK_PREPROCESSOR or _name(p).endswith("ClearMarkScheme")) + 1
         preprocessors[at:at] = list(SAFE_FEEDBACK_PREPROCESSORS)
+    if WHEAT_CHAFF_FEEDBACK not in map(_name, preprocessors):
+        at = next(i + 1 for i, p in enumerate(preprocessors) if _name(p) == SAFE_FEEDBACK_PREPROCESSORS[-1])
+        preprocessors.insert(at, WHEAT_CHAFF_FEEDBACK)
     c.GenerateFeedback.preprocessors = preprocessors
     return c
 

@@ -61,6 +61,23 @@ def guard_error(message: str) -> NotebookNode:
                         traceback=[f"GraderGuardError: {message}"])
 
 
+def secret_directories(notebook_folder) -> list[Path]:
+    """What learner code must not see beyond :data:`autograder.sandbox.HIDDEN_ROOTS`: the notebook's
+    course (the nearest folder above it with ``nbgrader_config.py`` or ``gradebook.db``, else the
+    notebook's own folder), the source assignments and the repository they are in."""
+    from .assignments import assignments_dir
+
+    found = [assignments_dir()]
+    repository = sandbox.course_package().parent
+    if (repository / "pyproject.toml").is_file() or (repository / "assignments").is_dir():
+        found.append(repository)
+    here = Path(notebook_folder).resolve()
+    course = next((d for d in [here, *here.parents] if d != Path("/") and
+                   ((d / "nbgrader_config.py").is_file() or (d / "gradebook.db").is_file())), here)
+    found.append(course)
+    return found
+
+
 class GuardedExecute(Execute):
     """nbgrader's Execute with the sandbox, the guard, our verdict and output caps (module docstring)."""
 
@@ -94,20 +111,8 @@ class GuardedExecute(Execute):
         return km
 
     def secret_directories(self) -> list[Path]:
-        """What the kernel must not see beyond :data:`autograder.sandbox.HIDDEN_ROOTS`: the notebook's
-        course (the nearest folder above it with ``nbgrader_config.py`` or ``gradebook.db``, else the
-        notebook's own folder), the source assignments and the repository they are in."""
-        from .assignments import assignments_dir
-
-        found = [assignments_dir()]
-        repository = sandbox.course_package().parent
-        if (repository / "pyproject.toml").is_file() or (repository / "assignments").is_dir():
-            found.append(repository)
-        here = Path(self.resources.get("metadata", {}).get("path") or os.getcwd()).resolve()
-        course = next((d for d in [here, *here.parents] if d != Path("/") and
-                       ((d / "nbgrader_config.py").is_file() or (d / "gradebook.db").is_file())), here)
-        found.append(course)
-        return found
+        """What the kernel must not see beyond :data:`autograder.sandbox.HIDDEN_ROOTS` (:func:`secret_directories`)."""
+        return secret_directories(self.resources.get("metadata", {}).get("path") or os.getcwd())
 
     async def async_start_new_kernel_client(self):
         kc = await super().async_start_new_kernel_client()

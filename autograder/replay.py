@@ -37,6 +37,8 @@ from nbgrader.preprocessors import Execute, NbGraderPreprocessor
 from traitlets import Unicode
 from traitlets.config import Config
 
+from .guard import META
+
 
 class ReplayMismatch(RuntimeError):
     """The worker's executed notebook does not match the notebook being autograded."""
@@ -68,6 +70,8 @@ class ReplayExecution(NbGraderPreprocessor):
             if mine.cell_type == "code":
                 mine.outputs = theirs.get("outputs", [])
                 mine.execution_count = theirs.get("execution_count")
+                if META in theirs.get("metadata", {}):  # what the worker's grader found (guard, wheat and chaff)
+                    mine.metadata[META] = theirs.metadata[META]
         for key in ("language_info", "kernelspec"):
             if key in executed.metadata:
                 nb.metadata[key] = executed.metadata[key]
@@ -78,7 +82,8 @@ class ReplayExecution(NbGraderPreprocessor):
 RECORD_ONLY = {"SaveAutoGrades", "AssignLatePenalties"}
 #: Steps that only the worker runs: nbgrader's metadata validation (jsonschema, about a third of a record
 #: pass). The worker validates the very cells the record pass then sees (the replay checks that they match).
-WORKER_ONLY = {"CheckCellMetadata"}
+#: And the wheat-and-chaff runs (their verdict travels in the executed copy's metadata, which the replay copies).
+WORKER_ONLY = {"CheckCellMetadata", "WheatChaffGrade"}
 
 
 def _preprocessors(c: Config, trait: str) -> list:

@@ -39,6 +39,8 @@ class Question:
     reason: str = ""
     #: For a hand-graded answer: False if it was left as given (nbgrader then scores it 0).
     answered: bool = True
+    #: Further lines to show under the question (a wheat-and-chaff verdict: each chaff caught or missed).
+    details: list[str] = field(default_factory=list)
 
 
 def fmt_points(x: float | None) -> str:
@@ -331,6 +333,9 @@ def read_questions(db_url: str, assignment: str, student: str, notebook: str, au
                 cells[gid] = cell
                 order.append(gid)
 
+    from .wheat_chaff_grade import parts_for
+
+    wheat_chaff = parts_for(assignment)
     questions = []
     with Gradebook(db_url, course_id) as gb:
         source = gb.find_notebook(notebook, assignment)
@@ -348,7 +353,9 @@ def read_questions(db_url: str, assignment: str, student: str, notebook: str, au
             if autograded_cell and grade.auto_score is None and grade.manual_score is None:
                 earned = 0.0  # never graded (nbgrader failed): no points
             question = Question(grade.name, autograded_cell, earned, float(grade.max_score))
-            if autograded_cell and (earned or 0.0) < question.possible and grade.name in cells:
+            if grade.name in wheat_chaff and grade.name in cells:
+                question.reason, question.details = wheat_chaff_reason(cells[grade.name])
+            elif autograded_cell and (earned or 0.0) < question.possible and grade.name in cells:
                 question.reason = cell_failure_reason(cells[grade.name], timeout=timeout, hidden=hidden)
             if not autograded_cell:
                 question.answered = not (grade.auto_score == 0 and not grade.needs_manual_grade)
@@ -356,6 +363,18 @@ def read_questions(db_url: str, assignment: str, student: str, notebook: str, au
     rank = {gid: i for i, gid in enumerate(order)}
     questions.sort(key=lambda q: rank.get(q.grade_id, len(rank)))
     return questions
+
+
+def wheat_chaff_reason(cell) -> tuple[str, list[str]]:
+    """A wheat-and-chaff question's reason (its verdict's first sentence) and the lines that follow it."""
+    from .guard import META
+    from .wheat_chaff_grade import KEY
+
+    kept = cell.get("metadata", {}).get(META, {}).get(KEY) or {}
+    lines = [line for line in str(kept.get("report", "")).splitlines()[1:] if line.strip()]
+    if not lines:
+        return "the grader could not run your tests against the implementations", []
+    return _short(lines[0]), [line.strip() for line in lines[1:]]
 
 
 def autograded_totals(questions: list[Question]) -> tuple[float, float]:
