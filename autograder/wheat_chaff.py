@@ -151,10 +151,17 @@ class Verdict:
             lines.append(self.problem)
             return "\n".join(lines)
         if self.rejected is not None:
-            lines.append("Your tests rejected a correct implementation, so this part scores 0. "
-                         f"That implementation {self.rejected.implementation.description}; "
-                         f"{self.rejected.summary()}.")
-            lines.append("A test may only insist on what the specification promises.")
+            run = self.rejected
+            lines.append("Your tests rejected a correct implementation, so this part scores 0.")
+            if run.outcome == "failed" and run.failures:
+                name, message = run.failures[0]
+                more = f" (and {len(run.failures) - 1} more tests)" if len(run.failures) > 1 else ""
+                lines.append(f"  {name} failed{more} on the correct implementation that "
+                             f"{run.implementation.description}" + (f": {message}" if message else "."))
+            else:
+                lines.append(f"  On the correct implementation that {run.implementation.description}, "
+                             f"{run.summary()}.")
+            lines.append("  A test may only insist on what the specification promises.")
             return "\n".join(lines)
         total = len(self.caught) + len(self.missed)
         lines.append(f"Your tests passed on every correct implementation and caught {len(self.caught)} "

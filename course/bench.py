@@ -98,12 +98,23 @@ load on the machine only ever slows a run down).
   one-worker time minus that of a third copy graded with ``--no-sandbox``,
   divided by the number of submissions (autograde and feedback).
 
+Testing (``--only testing``)
+----------------------------
+The testing assignment, whose grading runs the learner's tests against every
+wheat and chaff (:mod:`autograder.wheat_chaff`):
+
+* ``testing_check_seconds``: ``python -m autograder check`` on the source
+  solution (both suites against every implementation, feedback included).
+* ``testing_autograde_seconds_per_submission``: a one-worker ``cohort grade``
+  of :data:`TESTING_SUBMISSIONS` submissions (the source notebook, every
+  fourth the blank copy), autograde and feedback, divided by their number.
+
 Bars
 ----
 The last line is ``bars_met: yes`` or ``bars_met: no (<figures>)``, checking
 the parts that ran: ``engine_vs_simpy_speedup >= 6``, every
 ``update_vs_naive <= 0.6``, every ``sim_share <= 0.3`` and
-``cohort_parallel_speedup >= 1.5``.
+``cohort_parallel_speedup >= 1.5``, and ``testing_check_seconds <= 30``.
 """
 
 from __future__ import annotations
@@ -142,6 +153,10 @@ MIN_PARALLEL_SPEEDUP = 1.5
 GRADING_SUBMISSIONS = 16
 #: ``cohort grade`` runs with each number of workers, alternating; the fastest of each counts.
 GRADING_ROUNDS = 2
+#: Submissions in the testing benchmark's cohort (each runs both suites against 21 implementations).
+TESTING_SUBMISSIONS = 4
+#: The testing assignment's self-check should take at most this long on 2 cores (seconds).
+MAX_TESTING_CHECK_SECONDS = 30
 
 COURSE_DIR = Path(__file__).resolve().parent
 
@@ -469,8 +484,9 @@ def bench_notebooks(emit) -> None:
         emit(f"notebook_{path.stem}_seconds", time.perf_counter() - started, ".2f")
 
 
-def _grading_course(root: Path, assignment: str) -> Path:
-    """A scratch nbgrader course for ``assignment`` with GRADING_SUBMISSIONS submissions; returns ``root``."""
+def _grading_course(root: Path, assignment: str, submissions: int | None = None) -> Path:
+    """A scratch nbgrader course for ``assignment`` with ``submissions`` (default GRADING_SUBMISSIONS)
+    submissions, every fourth the blank student version; returns ``root``."""
     import shutil
     import subprocess
 
@@ -484,7 +500,7 @@ def _grading_course(root: Path, assignment: str) -> Path:
     subprocess.run([sys.executable, "-m", "nbgrader", "generate_assignment", assignment], cwd=root, env=env,
                    check=True, capture_output=True)
     blank = root / "release" / assignment / source.notebook.name
-    for i in range(GRADING_SUBMISSIONS):
+    for i in range(GRADING_SUBMISSIONS if submissions is None else submissions):
         folder = root / "submitted" / f"student{i:02d}" / assignment
         folder.mkdir(parents=True)
         shutil.copyfile(blank if i % 4 == 3 else source.notebook, folder / source.notebook.name)
@@ -527,8 +543,30 @@ def bench_grading(emit, assignment: str = "resilience") -> None:
     emit("sandbox_overhead_seconds", (serial - min(unsandboxed)) / GRADING_SUBMISSIONS, ".2f")
 
 
+def bench_testing(emit) -> None:
+    """Time ``check`` and a one-worker ``cohort grade`` on the testing assignment; see the module docstring."""
+    import shutil
+    import subprocess
+    import tempfile
+
+    def autograder(*args: str, cwd: Path) -> float:
+        started = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "autograder", *args], cwd=cwd, check=True, capture_output=True)
+        return time.perf_counter() - started
+
+    with tempfile.TemporaryDirectory(prefix="bench-testing-") as tmp:
+        tmp = Path(tmp)
+        course = _grading_course(tmp / "course", "testing", TESTING_SUBMISSIONS)
+        learner = tmp / "learner"
+        learner.mkdir()
+        shutil.copyfile(course / "source" / "testing" / "testing.ipynb", learner / "testing.ipynb")
+        emit("testing_check_seconds", autograder("check", "testing.ipynb", cwd=learner), ".2f")
+        seconds = autograder("cohort", "grade", str(course), "--workers", "1", "--no-progress", cwd=tmp)
+    emit("testing_autograde_seconds_per_submission", seconds / TESTING_SUBMISSIONS, ".2f")
+
+
 PARTS = {"engine": bench_engine, "dashboards": bench_dashboards, "notebooks": bench_notebooks,
-         "grading": bench_grading}
+         "grading": bench_grading, "testing": bench_testing}
 
 
 def unmet_bars(figures: dict) -> list[str]:
@@ -543,6 +581,8 @@ def unmet_bars(figures: dict) -> list[str]:
             ok = value <= MAX_SIM_SHARE
         elif name == "cohort_parallel_speedup":
             ok = value >= MIN_PARALLEL_SPEEDUP
+        elif name == "testing_check_seconds":
+            ok = value <= MAX_TESTING_CHECK_SECONDS
         else:
             continue
         if not ok:

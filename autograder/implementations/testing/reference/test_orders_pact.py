@@ -26,6 +26,15 @@ from pact import Pact, match  # noqa: E402
 
 from course.contracts.orders import PaymentsGateway  # noqa: E402
 
+
+@pytest.fixture
+def pact():
+    """A pact between orders and payments; written out once the test passes (pact merges the interactions)."""
+    pact = Pact("orders", "payments").with_specification("V4")
+    yield pact
+    pact.write_file(os.environ.get("PACT_DIR", "pacts"))
+
+
 #: What the gateway accepts as created_at: an ISO 8601 date and time with seconds and a UTC offset.
 ISO_8601 = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$"
 STATUS = r"^(pending|captured|failed)$"
@@ -40,14 +49,6 @@ def payment(payment_id: str, amount_cents: int, status: str) -> dict:
         "status": match.regex(status, regex=STATUS),
         "created_at": match.regex("2026-11-30T12:00:00Z", regex=ISO_8601),
     }
-
-
-@pytest.fixture
-def pact():
-    """A pact between orders and payments; written out once the test passes (pact merges the interactions)."""
-    pact = Pact("orders", "payments").with_specification("V4")
-    yield pact
-    pact.write_file(os.environ.get("PACT_DIR", "pacts"))
 
 
 def test_get_existing_payment(pact):
