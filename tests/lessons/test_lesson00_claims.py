@@ -135,13 +135,12 @@ def test_assignment_commands_shown_are_the_real_ones():
     # They are run as written, in JupyterLab's terminal, by tests/browser/test_learner_path.py.
     text = _lesson00_markdown()
     from autograder.assignments import find_assignment
-    for assignment in ("resilience", "consistency"):
+    for assignment in ("resilience", "consistency", "testing"):
         assert f"python -m autograder fetch {assignment}" in text
         assert f"python -m autograder check {assignment}" in text
         assert f"my-work/{assignment}/{assignment}.ipynb" in text
         find_assignment(assignment)  # raises if the assignment the start page names does not exist
-    later = text[text.index("The testing"):].split("\n\n")[0]
-    assert "coming soon" in later.lower()
+    assert "coming soon" not in text[text.index("## Checking your work"):text.index("## The map")].lower()
 
 
 def test_start_page_offers_the_grading_panel():
