@@ -13,6 +13,8 @@ ARGS   ?=
 # learner/ layer on top (nbgrader's authoring tools hidden); INSTRUCTOR=1 drops it.
 LAB_CONFIG := $(CURDIR)/.jupyter
 LAB_CONFIG_PATH := $(if $(INSTRUCTOR),,$(LAB_CONFIG)/learner:)$(LAB_CONFIG)$(if $(JUPYTER_CONFIG_PATH),:$(JUPYTER_CONFIG_PATH),)
+# pact-python's core sends usage data unless told not to (lesson 06, the testing assignment).
+export PACT_DO_NOT_TRACK := true
 # JupyterLab refuses to run as root unless told it may (containers, CI).
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
