@@ -336,11 +336,34 @@ _scratch_dir: tempfile.TemporaryDirectory | None = None
 
 
 def _scratch() -> str:
-    """One temporary directory per process for written pacts, removed when the interpreter exits."""
+    """One temporary directory per process for written pacts, removed when the interpreter exits.
+
+    A kernel that is shut down by force never runs that cleanup, so the folders
+    of processes that no longer exist are removed when the next one is made.
+    """
     global _scratch_dir
     if _scratch_dir is None:
-        _scratch_dir = tempfile.TemporaryDirectory(prefix="course-pacts-")
+        _remove_orphans()
+        _scratch_dir = tempfile.TemporaryDirectory(prefix=f"{_SCRATCH_PREFIX}{os.getpid()}-")
     return _scratch_dir.name
+
+
+_SCRATCH_PREFIX = "course-pacts-"
+
+
+def _remove_orphans() -> None:
+    import shutil
+
+    for folder in Path(tempfile.gettempdir()).glob(f"{_SCRATCH_PREFIX}*-*"):
+        pid = folder.name[len(_SCRATCH_PREFIX):].split("-", 1)[0]
+        if not pid.isdigit() or not folder.is_dir() or folder.stat().st_uid != os.getuid():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            shutil.rmtree(folder, ignore_errors=True)
+        except PermissionError:  # alive, and someone else's
+            pass
 
 
 class _Captured:

@@ -263,7 +263,7 @@ class TestPortfolioDashboard(Dashboard):
         self.current.set_xdata([e2e, e2e])
 
         preset = self.params["preset"]
-        name = "Custom portfolio" if preset == CUSTOM else f"The {preset}"
+        name = "Custom portfolio" if preset == CUSTOM else preset[0].upper() + preset[1:]
         self.title.set_text(f"{name}: {r.services} services, {r.changes:,} changes, "
                             f"bug rate {r.bug_rate:.0%} per change")
 

@@ -543,12 +543,14 @@ def test_config_sets_the_cell_timeout_and_feedback_without_hidden_tests():
     preprocessors = config.apply(config.apply(Config())).GenerateFeedback.preprocessors
     assert preprocessors.count(StripHiddenTests) == 1
     assert [short_name(p) for p in preprocessors] == ["GetGrades", "StripHiddenTests", "ClearMarkScheme",
-                                                      "FeedbackRun", "SafeOutputs", "CSSHTMLHeaderPreprocessor"]
+                                                      "FeedbackRun", "SafeOutputs", "WheatChaffFeedback",
+                                                      "CSSHTMLHeaderPreprocessor"]
     shown = config.apply(Config(), show_mark_scheme=True).GenerateFeedback.preprocessors
     assert "ClearMarkScheme" not in [short_name(p) for p in shown]
     assert [short_name(p) for p in shown][2:4] == ["FeedbackRun", "SafeOutputs"]
     autograde = config.apply(Config()).Autograde.autograde_preprocessors
     assert [short_name(p) for p in autograde][0] == "GuardedExecute" and "Execute" not in map(short_name, autograde)
+    assert [short_name(p) for p in autograde][:2] == ["GuardedExecute", "WheatChaffGrade"]  # scored right after the run
 
 
 def test_nbgraders_own_apps_pick_up_the_config_file(tmp_path):
@@ -628,7 +630,7 @@ def test_assignment_inferred_from_name_folder_or_cells(tmp_path):
     from autograder import AutograderError
     from autograder.assignments import find_assignment, infer_assignment, list_assignments
 
-    assert [a.id for a in list_assignments()] == sorted(bs.SPECS)
+    assert [a.id for a in list_assignments()] == sorted([*bs.SPECS, "testing"])
     for spec in bs.SPECS.values():
         assert find_assignment(spec.id).notebook == spec.source
         by_cells = tmp_path / f"attempt of {spec.id}.ipynb"

@@ -92,7 +92,7 @@ def test_a_preset_loads_its_numbers_and_moving_a_slider_makes_it_custom():
     d.controls_by_name["preset"].value = "ice-cream cone"          # what the dropdown does in the browser
     assert _counts(d) == model.PRESETS["ice-cream cone"]
     assert d.result.run.tests == model.PRESETS["ice-cream cone"]
-    assert d.title.get_text().startswith("The ice-cream cone")
+    assert d.title.get_text().startswith("Ice-cream cone")
     d.controls_by_name["contract"].value = 12                       # a slider drag
     assert d.params["preset"] == dashboard.CUSTOM and d.result.run.tests["contract"] == 12
     assert d.title.get_text().startswith("Custom portfolio")
