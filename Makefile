@@ -35,9 +35,9 @@ lab: $(STAMP)
 
 # Test files run on TEST_WORKERS processes (pytest-xdist); a file's tests stay
 # together, so its module fixtures (a graded cohort, a JupyterLab) are built once.
-# Three on two cores: about a third of the time a process waits on a kernel or a
-# browser, and a third process fills it.
-TEST_WORKERS ?= 3
+# Four on two cores: much of the time a process waits on a kernel, a sandboxed
+# test run or a browser (with three, the CPUs were busy about 70% of the time).
+TEST_WORKERS ?= 4
 test: $(STAMP)
 	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile tests course --nbval-lax $(ARGS)
 

@@ -80,22 +80,27 @@ class WheatChaffGrade(NbGraderPreprocessor):
             return nb, resources
         answers = {_grade_id(c): c.source for c in nb.cells
                    if c.cell_type == "code" and c.get("metadata", {}).get("nbgrader", {}).get("solution")}
-        runner = None
-        for cell in nb.cells:
-            part = parts.get(_grade_id(cell))
-            if part is None or not is_test_cell(cell):
-                continue
-            if runner is None:
-                runner = wheat_chaff.runner_for(self.sandbox, timeout=self.run_timeout, hide=self._hidden(resources))
+        cells = [cell for cell in nb.cells if _grade_id(cell) in parts and is_test_cell(cell)]
+        if not cells:
+            return nb, resources
+        runner = wheat_chaff.runner_for(self.sandbox, timeout=self.run_timeout, hide=self._hidden(resources))
+
+        def grade(cell) -> wheat_chaff.Verdict:
+            part = parts[_grade_id(cell)]
             points = float(cell.metadata["nbgrader"].get("points", 0))
             source = answers.get(part.tests_cell)
             self.log.info("Running the learner's tests for %s against every implementation", part.grade_id)
             if source is None:
-                verdict = wheat_chaff.score(points, [], problem=(
+                return wheat_chaff.score(points, [], problem=(
                     f"The answer cell with your tests ({part.tests_cell}) is missing from the notebook."))
-            else:
-                verdict = part.grade(learner_file(source), points, runner,
-                                     progress=lambda note: self.log.debug("%s: %s", part.grade_id, note))
+            return part.grade(learner_file(source), points, runner,
+                              progress=lambda note: self.log.debug("%s: %s", part.grade_id, note))
+
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=len(cells)) as pool:  # the parts are independent
+            verdicts = list(pool.map(grade, cells))
+        for cell, verdict in zip(cells, verdicts):
             cell.outputs = _outputs(verdict)
             cell.metadata.setdefault(META, {})[KEY] = verdict.as_metadata()
         return nb, resources

@@ -15,7 +15,7 @@ from .saga_timeline import SagaTimelineDashboard, saga_timeline_dashboard
 from .slow_dependency import SlowDependencyDashboard, slow_dependency_dashboard
 from .stale_reads import StaleReadsDashboard, stale_reads_dashboard
 from .tail_at_scale import TailAtScaleDashboard, tail_at_scale_dashboard
-from .test_portfolio import TestPortfolioDashboard, test_portfolio_dashboard
+from .portfolio import TestPortfolioDashboard, test_portfolio_dashboard
 from .two_phase_commit import TwoPhaseCommitDashboard, two_phase_commit_dashboard
 from .utilisation import UtilisationDashboard, utilisation_dashboard
 

@@ -22,7 +22,7 @@ from typing import Any, Mapping
 import ipywidgets as widgets
 
 from course.contracts.matrix import Matrix
-from course.models import test_portfolio as portfolio
+from course.models import portfolio as portfolio
 from course.widgets import Prediction, Question, Quiz, predict, quiz
 
 QUESTION = ("Ten services, one bug in every ten changes. Team A runs 60 end-to-end tests in a shared staging "
@@ -277,7 +277,7 @@ _LABELS = dict((value, label) for label, value in LAYER_CHOICES)
 def layer_shares(preset: str = "pyramid") -> dict[str, dict[str, float]]:
     """For each bug kind, the long-run share caught first by each layer and the share reaching production.
 
-    From :func:`course.models.test_portfolio.theory` at the dashboard's defaults for ``preset``.
+    From :func:`course.models.portfolio.theory` at the dashboard's defaults for ``preset``.
     """
     th = portfolio.theory(preset)
     shares = {}

@@ -11,8 +11,8 @@ import pytest
 
 from course.bench import clear_model_caches
 from course.dashboards import ALL, TestPortfolioDashboard, test_portfolio_dashboard
-from course.dashboards import test_portfolio as dashboard
-from course.models import test_portfolio as model
+from course.dashboards import portfolio as dashboard
+from course.models import portfolio as model
 from tests.lessons.dashboard_helpers import PNG_SIGNATURE, extremes
 
 LAYERS, KINDS = model.LAYERS, model.KINDS

@@ -2,7 +2,7 @@
 
 Each test quotes the claim it checks, in the lesson's words. A number the
 lesson states from the test-portfolio simulation is its long-run value, taken
-from :func:`course.models.test_portfolio.theory` (exact expectations) within
+from :func:`course.models.portfolio.theory` (exact expectations) within
 the rounding the lesson prints (± 0.05 percentage points for "14.1%", ± 0.5
 for "32%", ± 0.05 min for "3.6 min"), and spot-checked against the mean over
 :data:`SEEDS`. Where the lesson also says what the dashboard's own run shows
@@ -30,9 +30,9 @@ import pytest
 from course.contracts import payments
 from course.contracts.matrix import broker_command, record_deployment_command
 from course.dashboards import TestPortfolioDashboard
-from course.dashboards import test_portfolio as dashboard
+from course.dashboards import portfolio as dashboard
 from course.lessons import lesson06
-from course.models import test_portfolio as model
+from course.models import portfolio as model
 
 NOTEBOOK = Path(__file__).resolve().parents[2] / "course" / "06_testing_together.ipynb"
 LAYERS, KINDS = model.LAYERS, model.KINDS

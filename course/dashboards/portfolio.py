@@ -1,8 +1,8 @@
 """Lesson 06's test-portfolio dashboard: how many tests at each layer, and what that buys and costs.
 
 Each update pushes the chosen number of changes through
-:func:`course.models.test_portfolio.simulate` with the tests per build the
-learner set (or a preset from :data:`course.models.test_portfolio.PRESETS`).
+:func:`course.models.portfolio.simulate` with the tests per build the
+learner set (or a preset from :data:`course.models.portfolio.PRESETS`).
 Top left: the bugs each layer caught first, stacked by kind, and the ones that
 escaped to production, with the long-run expectation marked. Top right: the
 minutes from a push until each layer reports, and the mean time to feedback
@@ -24,7 +24,7 @@ import numpy as np
 from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator, PercentFormatter
 
-from course.models import test_portfolio as model
+from course.models import portfolio as model
 
 from .base import Dashboard, legend_below, plural
 

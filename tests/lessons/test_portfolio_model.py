@@ -1,4 +1,4 @@
-"""Lesson 06's test-portfolio model (course.models.test_portfolio): deterministic for a seed, every bad parameter
+"""Lesson 06's test-portfolio model (course.models.portfolio): deterministic for a seed, every bad parameter
 refused by name, and in the long run (many changes or many seeds) the simulation lands on the theory.
 
 Tolerances: a simulated count or share is compared with its expectation within 4 binomial standard errors
@@ -12,7 +12,7 @@ import math
 import numpy as np
 import pytest
 
-from course.models import test_portfolio as model
+from course.models import portfolio as model
 
 LAYERS, KINDS = model.LAYERS, model.KINDS
 
