@@ -18,7 +18,8 @@ from matplotlib.text import Text
 from matplotlib.textpath import TextToPath
 
 from course.dashboards import ALL, base
-from tests.lessons.dashboard_helpers import clipped_texts, figure_texts, legend_problems, legends, picture_settings
+from tests.lessons.dashboard_helpers import (CONTEXT, PNG_SIGNATURE, clipped_texts, extremes, figure_texts, legend_problems, legends,
+                                             picture_settings)
 
 #: The smallest text a figure may use, in CSS px at the size the notebook shows it: JupyterLab's
 #: smallest UI text (--jp-ui-font-size0, 0.8333 × 13 px ≈ 10.8 px). Before issue 9 legends were 8 pt
@@ -54,14 +55,28 @@ def _texts(d) -> list[str]:
     return found
 
 
+def _key(setting: dict) -> tuple:
+    return tuple(sorted((k, repr(v)) for k, v in setting.items()))
+
+
 def test_pictures_at_every_extreme(named_dashboard):
-    """No legend covers data, text or another legend, nothing is cut off, and no "1 leaves"."""
+    """No legend covers data, text or another legend, nothing is cut off, and no "1 leaves"; and moving any
+    one control from one end to the other changes the picture (both ends are among the settings drawn)."""
     name, d = named_dashboard
-    problems = []
+    defaults, context = dict(d.params), CONTEXT.get(name, {})
+    problems, pictures = [], {}
     for setting in _each_setting(name, d):
+        pictures[_key(setting)] = bytes(d.image.value)
         found = legend_problems(d) + [f"cut off: {t}" for t in clipped_texts(d)]
         found += [f"says {m.group(0)!r} in {text!r}" for text in _texts(d) for m in _PLURAL_AFTER_ONE.finditer(text)]
         problems += [f"{name} at {setting}: {p}" for p in found]
+    for control_name, control in d.controls_by_name.items():
+        low, high = extremes(control)
+        drawn = [pictures.get(_key({**defaults, **context, control_name: end})) for end in (low, high)]
+        assert None not in drawn, f"{name}: {control_name} at {low} and {high} should both have been drawn"
+        assert drawn[0].startswith(PNG_SIGNATURE) and drawn[1].startswith(PNG_SIGNATURE)
+        if drawn[0] == drawn[1]:
+            problems.append(f"{name}: moving {control_name} from {low} to {high} changed nothing")
     assert not problems, f"{len(problems)} problem(s):\n" + "\n".join(problems[:40])
 
 

@@ -11,7 +11,7 @@ import pytest
 
 from course.dashboards import ALL, SlowDependencyDashboard, UtilisationDashboard, slow_dependency_dashboard, \
     utilisation_dashboard
-from tests.lessons.dashboard_helpers import CONTEXT, PNG_SIGNATURE, extremes
+from tests.lessons.dashboard_helpers import PNG_SIGNATURE
 
 
 
@@ -36,22 +36,8 @@ def test_builds_and_draws_a_png(named_dashboard):
     assert isinstance(d.widget(), widgets.VBox)
 
 
-def test_every_control_at_min_and_max_redraws_differently(named_dashboard):
-    name, d = named_dashboard
-    defaults = dict(d.params)
-    context = CONTEXT.get(name, {})
-    try:
-        for control_name, control in d.controls_by_name.items():
-            low, high = extremes(control)
-            d.set(**{**defaults, **context, control_name: low})
-            assert d.controls_by_name[control_name].value == low
-            low_png = bytes(d.image.value)
-            d.set(**{control_name: high})
-            assert d.controls_by_name[control_name].value == high
-            assert bytes(d.image.value).startswith(PNG_SIGNATURE)
-            assert bytes(d.image.value) != low_png, f"{name}: moving {control_name} from {low} to {high} changed nothing"
-    finally:
-        d.set(**defaults)
+# Every control at its two ends changing the picture is checked where those pictures are drawn anyway:
+# tests/lessons/test_dashboard_pictures.py::test_pictures_at_every_extreme.
 
 
 def test_a_slider_drag_triggers_one_update(named_dashboard):
