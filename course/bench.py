@@ -507,16 +507,19 @@ def _grading_course(root: Path, assignment: str, submissions: int | None = None)
     return root
 
 
+def _autograder(*args: str, cwd: Path) -> float:
+    """Seconds one ``python -m autograder ...`` command takes, run as a learner or an instructor would."""
+    import subprocess
+
+    started = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "autograder", *args], cwd=cwd, check=True, capture_output=True)
+    return time.perf_counter() - started
+
+
 def bench_grading(emit, assignment: str = "resilience") -> None:
     """Time ``check`` and ``cohort grade`` with 1 and 2 workers; see the module docstring."""
     import shutil
-    import subprocess
     import tempfile
-
-    def autograder(*args: str, cwd: Path) -> float:
-        started = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "autograder", *args], cwd=cwd, check=True, capture_output=True)
-        return time.perf_counter() - started
 
     with tempfile.TemporaryDirectory(prefix="bench-grading-") as tmp:
         tmp = Path(tmp)
@@ -526,14 +529,14 @@ def bench_grading(emit, assignment: str = "resilience") -> None:
         learner = tmp / "learner"
         learner.mkdir()
         shutil.copyfile(one / "source" / assignment / f"{assignment}.ipynb", learner / f"{assignment}.ipynb")
-        emit("check_seconds", autograder("check", f"{assignment}.ipynb", cwd=learner), ".2f")
+        emit("check_seconds", _autograder("check", f"{assignment}.ipynb", cwd=learner), ".2f")
         bare = tmp / "bare"
         shutil.copytree(one, bare)
         serials, parallels, unsandboxed = [], [], []
         for _ in range(GRADING_ROUNDS):  # regrading from scratch each time (cohort grade regrades everything)
-            serials.append(autograder("cohort", "grade", str(one), "--workers", "1", "--no-progress", cwd=tmp))
-            parallels.append(autograder("cohort", "grade", str(two), "--workers", "2", "--no-progress", cwd=tmp))
-            unsandboxed.append(autograder("cohort", "grade", str(bare), "--workers", "1", "--no-progress",
+            serials.append(_autograder("cohort", "grade", str(one), "--workers", "1", "--no-progress", cwd=tmp))
+            parallels.append(_autograder("cohort", "grade", str(two), "--workers", "2", "--no-progress", cwd=tmp))
+            unsandboxed.append(_autograder("cohort", "grade", str(bare), "--workers", "1", "--no-progress",
                                           "--no-sandbox", cwd=tmp))
     serial, parallel = min(serials), min(parallels)
     emit("autograde_seconds_per_submission", serial / GRADING_SUBMISSIONS, ".2f")
@@ -546,13 +549,7 @@ def bench_grading(emit, assignment: str = "resilience") -> None:
 def bench_testing(emit) -> None:
     """Time ``check`` and a one-worker ``cohort grade`` on the testing assignment; see the module docstring."""
     import shutil
-    import subprocess
     import tempfile
-
-    def autograder(*args: str, cwd: Path) -> float:
-        started = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "autograder", *args], cwd=cwd, check=True, capture_output=True)
-        return time.perf_counter() - started
 
     with tempfile.TemporaryDirectory(prefix="bench-testing-") as tmp:
         tmp = Path(tmp)
@@ -560,8 +557,8 @@ def bench_testing(emit) -> None:
         learner = tmp / "learner"
         learner.mkdir()
         shutil.copyfile(course / "source" / "testing" / "testing.ipynb", learner / "testing.ipynb")
-        emit("testing_check_seconds", autograder("check", "testing.ipynb", cwd=learner), ".2f")
-        seconds = autograder("cohort", "grade", str(course), "--workers", "1", "--no-progress", cwd=tmp)
+        emit("testing_check_seconds", _autograder("check", "testing.ipynb", cwd=learner), ".2f")
+        seconds = _autograder("cohort", "grade", str(course), "--workers", "1", "--no-progress", cwd=tmp)
     emit("testing_autograde_seconds_per_submission", seconds / TESTING_SUBMISSIONS, ".2f")
 
 
