@@ -266,10 +266,13 @@ def compile_implementation(source: Path, target: Path, *, module: str) -> None:
                        invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH)
 
 
-def _pytest_argv(test_file: Path, junit: Path, workdir: Path, plugins: list[str]) -> list[str]:
+def _pytest_argv(test_file: Path, junit: Path, workdir: Path, plugins: list[str], *,
+                 stop_at_first_failure: bool = False) -> list[str]:
     argv = [sys.executable, "-m", "pytest", str(test_file), "-q", "--color=no", "-p", "no:cacheprovider",
             "-p", "no:randomly", "--rootdir", str(workdir), "-o", "addopts=", "-o", "python_files=test_*.py",
             "--junitxml", str(junit), "-W", "ignore::DeprecationWarning"]
+    if stop_at_first_failure:
+        argv.append("--exitfirst")
     for plugin in plugins:
         argv += ["-p", plugin]
     return argv
@@ -300,12 +303,15 @@ def read_junit(path: Path) -> tuple[int, list[tuple[str, str]]]:
 
 
 def run_suite(test_source: str, test_file: str, implementation: Implementation | None, *, module: str | None,
-              runner: Runner, env: dict[str, str] | None = None, keep: Path | None = None) -> Run:
+              runner: Runner, env: dict[str, str] | None = None, keep: Path | None = None,
+              every_test: bool = False) -> Run:
     """Run the learner's test file once, with ``implementation`` loaded as ``module`` (or none).
 
     ``env`` adds environment variables (``{workdir}`` in a value is the run's
     folder). ``keep``, if given, receives a copy of what the run left in its
-    folder (a consumer suite's pact files).
+    folder (a consumer suite's pact files). On a chaff the run stops at the
+    first failing test, which is enough to catch it; ``every_test`` runs the
+    rest too (to see which tests catch which bug).
     """
     with tempfile.TemporaryDirectory(prefix="wheat-chaff-") as tmp:
         workdir = Path(tmp) / "run"
@@ -320,8 +326,11 @@ def run_suite(test_source: str, test_file: str, implementation: Implementation |
                 LOADER_SOURCE.format(name=module, file=IMPLEMENTATION_FILE), encoding="utf-8")
             plugins.append(LOADER_PLUGIN)
         junit = workdir / ".results.xml"
+        # One failing test is enough to catch a chaff (feedback names only its bug class), and the tests
+        # after it may each wait out a timeout on a chaff that hangs.
+        catching = implementation is not None and not implementation.wheat and not every_test
         status, output, seconds = runner.run(
-            _pytest_argv(workdir / test_file, junit, workdir, plugins), workdir,
+            _pytest_argv(workdir / test_file, junit, workdir, plugins, stop_at_first_failure=catching), workdir,
             {"PYTHONPATH": str(workdir), **{k: v.format(workdir=workdir) for k, v in (env or {}).items()}})
         ran, failures = read_junit(junit)
         if keep is not None:

@@ -54,13 +54,15 @@ CAUGHT_BY = {
 }
 
 
-def run_all(suite: Path, implementations, *, use_sandbox: bool = False) -> dict:
-    """Each implementation's Run of ``suite``, by implementation name (three runs at a time)."""
+def run_all(suite: Path, implementations, *, use_sandbox: bool = False, every_test: bool = False) -> dict:
+    """Each implementation's Run of ``suite``, by implementation name (three runs at a time); ``every_test``
+    runs a chaff's tests on after the first that fails."""
     source = suite.read_text(encoding="utf-8")
     runner = Runner(use_sandbox=use_sandbox, timeout=60)
 
     def one(implementation):
-        return run_suite(source, TEST_FILE, implementation, module=catalog.MODULE, runner=runner)
+        return run_suite(source, TEST_FILE, implementation, module=catalog.MODULE, runner=runner,
+                         every_test=every_test)
 
     with ThreadPoolExecutor(max_workers=3) as pool:
         return {run.implementation.name: run for run in pool.map(one, implementations)}
@@ -72,7 +74,7 @@ def failed_tests(run) -> set[str]:
 
 @pytest.fixture(scope="module")
 def reference_runs():
-    return run_all(REFERENCE, IMPLEMENTATIONS)
+    return run_all(REFERENCE, IMPLEMENTATIONS, every_test=True)
 
 
 # -- the catalog, statically ---------------------------------------------------------------------
@@ -153,6 +155,17 @@ def test_the_reference_suite_is_fast_on_a_wheat(reference_runs):
     assert max(reference_runs[w.name].seconds for w in WHEATS) < 40
 
 
+def test_grading_stops_a_chaff_at_the_first_failing_test(reference_runs):
+    # The chaff that never times out fails several tests, each waiting out a bound; grading needs only the first.
+    chaff = next(c for c in CHAFFS if c.name == "chaff_no_timeout")
+    every = reference_runs[chaff.name]
+    first = run_all(REFERENCE, [chaff])[chaff.name]
+    assert len(every.failures) > 1
+    assert first.outcome == "failed" and len(first.failures) == 1
+    assert first.failures[0] in every.failures
+    assert first.seconds < every.seconds
+
+
 # -- weak suites ---------------------------------------------------------------------------------
 
 
@@ -182,4 +195,4 @@ def test_the_reference_suite_grades_the_same_in_the_sandbox():
     runs = run_all(REFERENCE, chosen, use_sandbox=True)
     assert runs["wheat_urllib"].outcome == "passed", (runs["wheat_urllib"].failures, runs["wheat_urllib"].detail)
     assert runs["chaff_timeout_not_cut"].outcome == "failed"
-    assert "test_the_deadline_cuts_an_attempt_that_hangs" in failed_tests(runs["chaff_timeout_not_cut"])
+    assert len(runs["chaff_timeout_not_cut"].failures) == 1  # grading stops at the first test that catches it
