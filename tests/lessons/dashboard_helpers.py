@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ast
 import re
+from contextlib import contextmanager
 from pathlib import Path
 
 import ipywidgets as widgets
@@ -29,6 +30,20 @@ CROWDED = {"retry_storm": [{"layers": 4, "attempts": 5}],
            "outbox": [{"mode": "write_then_publish", "crash_probability": 0.5}]}
 
 LESSONS = Path(__file__).resolve().parents[2] / "course"
+
+
+@contextmanager
+def without_drawing():
+    """Dashboards built inside neither simulate nor draw (a second each): for tests of their controls,
+    presets and factories, which need only the widgets."""
+    from course.dashboards import base
+
+    update = base.Dashboard.update
+    base.Dashboard.update = lambda self: None
+    try:
+        yield
+    finally:
+        base.Dashboard.update = update
 
 
 def extremes(control):

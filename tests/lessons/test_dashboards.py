@@ -11,7 +11,7 @@ import pytest
 
 from course.dashboards import ALL, SlowDependencyDashboard, UtilisationDashboard, slow_dependency_dashboard, \
     utilisation_dashboard
-from tests.lessons.dashboard_helpers import PNG_SIGNATURE
+from tests.lessons.dashboard_helpers import PNG_SIGNATURE, without_drawing
 
 
 
@@ -83,21 +83,22 @@ def test_unknown_control_names_raise_value_error(named_dashboard):
 
 
 def test_controls_cannot_reach_invalid_values():
-    sd = SlowDependencyDashboard().controls_by_name
-    assert sd["b_tail"].min > 1  # p99 / median must exceed 1
-    for name in ("rate", "b_median_ms", "timeout_ms"):
-        assert sd[name].min > 0
-    for name in ("b_workers", "a_threads"):
-        assert sd[name].min >= 1
-    assert all(value >= 1 for _, value in sd["slowdown"].options)
-    u = UtilisationDashboard().controls_by_name
-    assert 0 < u["rho"].min and u["rho"].max < 1
-    assert u["workers"].min >= 1
-    assert u["service_ms"].min > 0
-    # Out-of-range presets are clamped to the range, never passed to the model.
-    assert SlowDependencyDashboard(b_tail=0.5).params["b_tail"] == sd["b_tail"].min
-    assert UtilisationDashboard(rho=1.5).params["rho"] == u["rho"].max
-    assert UtilisationDashboard(workers=0).params["workers"] == 1
+    with without_drawing():
+        sd = SlowDependencyDashboard().controls_by_name
+        assert sd["b_tail"].min > 1  # p99 / median must exceed 1
+        for name in ("rate", "b_median_ms", "timeout_ms"):
+            assert sd[name].min > 0
+        for name in ("b_workers", "a_threads"):
+            assert sd[name].min >= 1
+        assert all(value >= 1 for _, value in sd["slowdown"].options)
+        u = UtilisationDashboard().controls_by_name
+        assert 0 < u["rho"].min and u["rho"].max < 1
+        assert u["workers"].min >= 1
+        assert u["service_ms"].min > 0
+        # Out-of-range presets are clamped to the range, never passed to the model.
+        assert SlowDependencyDashboard(b_tail=0.5).params["b_tail"] == sd["b_tail"].min
+        assert UtilisationDashboard(rho=1.5).params["rho"] == u["rho"].max
+        assert UtilisationDashboard(workers=0).params["workers"] == 1
 
 
 # -- Direction: the lesson dashboard --------------------------------------------------------------

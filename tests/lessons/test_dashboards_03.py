@@ -15,6 +15,7 @@ from course.dashboards import (ALL, BreakerDashboard, BulkheadDashboard, Overloa
 from course.dashboards.breaker import state_band
 from course.models import breaker, bulkhead, tail_at_scale, throttling
 from course.sim.policies import CLOSED, HALF_OPEN, OPEN
+from tests.lessons.dashboard_helpers import without_drawing
 
 LESSON03 = {"breaker": BreakerDashboard, "bulkhead": BulkheadDashboard, "tail_at_scale": TailAtScaleDashboard,
             "overload": OverloadDashboard}
@@ -26,11 +27,12 @@ def named_dashboard(request):
 
 
 def test_registered_with_factories():
-    assert {name: ALL[name] for name in LESSON03} == LESSON03
-    assert isinstance(breaker_dashboard(preset="hystrix"), BreakerDashboard)
-    assert isinstance(bulkhead_dashboard(pools="separate"), BulkheadDashboard)
-    assert isinstance(tail_at_scale_dashboard(fanout=10), TailAtScaleDashboard)
-    assert isinstance(overload_dashboard(throttle=True), OverloadDashboard)
+    with without_drawing():
+        assert {name: ALL[name] for name in LESSON03} == LESSON03
+        assert isinstance(breaker_dashboard(preset="hystrix"), BreakerDashboard)
+        assert isinstance(bulkhead_dashboard(pools="separate"), BulkheadDashboard)
+        assert isinstance(tail_at_scale_dashboard(fanout=10), TailAtScaleDashboard)
+        assert isinstance(overload_dashboard(throttle=True), OverloadDashboard)
 
 
 def test_axes_have_units(named_dashboard):
@@ -42,26 +44,27 @@ def test_axes_have_units(named_dashboard):
 
 
 def test_controls_cannot_reach_invalid_values():
-    b = BreakerDashboard().controls_by_name
-    assert b["outage_s"].min > 0
-    assert b["outage_s"].max + breaker.OUTAGE_START + breaker.AFTER > b["outage_s"].max  # the run outlasts it
-    assert 0 < b["failure_rate"].min and b["failure_rate"].max <= 100
-    assert b["minimum_calls"].min >= 1 and b["half_open_calls"].min >= 1  # zero probes is invalid
-    assert b["open_wait"].min > 0
-    assert all(value >= 0 for _, value in b["slow_call_ms"].options)
-    h = BulkheadDashboard().controls_by_name
-    assert all(value >= 1 for _, value in h["b_slowdown"].options)
-    assert h["rate"].min > 0 and h["a_threads"].min >= 1 and h["pool_size"].min >= 1
-    t = TailAtScaleDashboard().controls_by_name
-    assert all(n >= 1 for _, n in t["fanout"].options)
-    assert all(0 < p < 1 for _, p in t["p_slow"].options)
-    assert t["hedge_delay_ms"].min > 0  # a negative or zero hedge delay is invalid
-    o = OverloadDashboard().controls_by_name
-    assert o["overload"].min > 0
-    assert o["k"].min >= 1  # K < 1 throttles a healthy backend
-    # Out-of-range presets are clamped to the range, never passed to the model.
-    assert BreakerDashboard(half_open_calls=0).params["half_open_calls"] == 1
-    assert TailAtScaleDashboard(hedge_delay_ms=-5).params["hedge_delay_ms"] == t["hedge_delay_ms"].min
+    with without_drawing():
+        b = BreakerDashboard().controls_by_name
+        assert b["outage_s"].min > 0
+        assert b["outage_s"].max + breaker.OUTAGE_START + breaker.AFTER > b["outage_s"].max  # the run outlasts it
+        assert 0 < b["failure_rate"].min and b["failure_rate"].max <= 100
+        assert b["minimum_calls"].min >= 1 and b["half_open_calls"].min >= 1  # zero probes is invalid
+        assert b["open_wait"].min > 0
+        assert all(value >= 0 for _, value in b["slow_call_ms"].options)
+        h = BulkheadDashboard().controls_by_name
+        assert all(value >= 1 for _, value in h["b_slowdown"].options)
+        assert h["rate"].min > 0 and h["a_threads"].min >= 1 and h["pool_size"].min >= 1
+        t = TailAtScaleDashboard().controls_by_name
+        assert all(n >= 1 for _, n in t["fanout"].options)
+        assert all(0 < p < 1 for _, p in t["p_slow"].options)
+        assert t["hedge_delay_ms"].min > 0  # a negative or zero hedge delay is invalid
+        o = OverloadDashboard().controls_by_name
+        assert o["overload"].min > 0
+        assert o["k"].min >= 1  # K < 1 throttles a healthy backend
+        # Out-of-range presets are clamped to the range, never passed to the model.
+        assert BreakerDashboard(half_open_calls=0).params["half_open_calls"] == 1
+        assert TailAtScaleDashboard(hedge_delay_ms=-5).params["hedge_delay_ms"] == t["hedge_delay_ms"].min
 
 
 def test_models_reject_nonsense_with_a_reason():

@@ -15,7 +15,7 @@ from course.dashboards import (ALL, DualWriteDashboard, LostUpdatesDashboard, St
                                stale_reads_dashboard, two_phase_commit_dashboard)
 from course.dashboards import dual_write, lost_updates, stale_reads, two_phase_commit
 from course.models import dual_write as dual_write_model
-from tests.lessons.dashboard_helpers import PNG_SIGNATURE
+from tests.lessons.dashboard_helpers import PNG_SIGNATURE, without_drawing
 
 LESSON04 = {"dual_write": DualWriteDashboard, "stale_reads": StaleReadsDashboard,
             "lost_updates": LostUpdatesDashboard, "two_phase_commit": TwoPhaseCommitDashboard}
@@ -23,31 +23,33 @@ LESSON04 = {"dual_write": DualWriteDashboard, "stale_reads": StaleReadsDashboard
 
 def test_registered_with_factories():
     assert {name: ALL[name] for name in LESSON04} == LESSON04
-    assert isinstance(dual_write_dashboard(mode="outbox"), DualWriteDashboard)
-    assert isinstance(stale_reads_dashboard(routing="sticky"), StaleReadsDashboard)
-    assert isinstance(lost_updates_dashboard(clients=2), LostUpdatesDashboard)
+    with without_drawing():
+        assert isinstance(dual_write_dashboard(mode="outbox"), DualWriteDashboard)
+        assert isinstance(stale_reads_dashboard(routing="sticky"), StaleReadsDashboard)
+        assert isinstance(lost_updates_dashboard(clients=2), LostUpdatesDashboard)
     d = two_phase_commit_dashboard(crash="none")
     assert isinstance(d, TwoPhaseCommitDashboard)
     assert bytes(d.image.value).startswith(PNG_SIGNATURE) and d.status.value
 
 
 def test_controls_cannot_reach_invalid_values():
-    w = DualWriteDashboard().controls_by_name
-    assert w["crash_probability"].min >= 0 and w["crash_probability"].max <= 1
-    assert w["orders"].min >= 1
-    assert {value for _, value in w["mode"].options} == set(dual_write_model.MODES)
-    s = StaleReadsDashboard().controls_by_name
-    assert s["lag_ms"].min > 0 and s["delta_ms"].min > 0
-    assert {value for _, value in s["routing"].options} == {"primary", "random", "sticky", "read_your_writes"}
-    u = LostUpdatesDashboard().controls_by_name
-    assert u["clients"].min >= 1 and u["think_ms"].min > 0
-    t = TwoPhaseCommitDashboard().controls_by_name
-    assert t["recovery_s"].min > 0 and t["participants"].min >= 1
-    assert t["participants"].max == two_phase_commit.MAX_PARTICIPANTS
-    # Out-of-range presets are clamped to the range, never passed to the model.
-    assert DualWriteDashboard(crash_probability=2.0).params["crash_probability"] == w["crash_probability"].max
-    assert LostUpdatesDashboard(clients=0).params["clients"] == 1
-    assert TwoPhaseCommitDashboard(participants=50).params["participants"] == two_phase_commit.MAX_PARTICIPANTS
+    with without_drawing():
+        w = DualWriteDashboard().controls_by_name
+        assert w["crash_probability"].min >= 0 and w["crash_probability"].max <= 1
+        assert w["orders"].min >= 1
+        assert {value for _, value in w["mode"].options} == set(dual_write_model.MODES)
+        s = StaleReadsDashboard().controls_by_name
+        assert s["lag_ms"].min > 0 and s["delta_ms"].min > 0
+        assert {value for _, value in s["routing"].options} == {"primary", "random", "sticky", "read_your_writes"}
+        u = LostUpdatesDashboard().controls_by_name
+        assert u["clients"].min >= 1 and u["think_ms"].min > 0
+        t = TwoPhaseCommitDashboard().controls_by_name
+        assert t["recovery_s"].min > 0 and t["participants"].min >= 1
+        assert t["participants"].max == two_phase_commit.MAX_PARTICIPANTS
+        # Out-of-range presets are clamped to the range, never passed to the model.
+        assert DualWriteDashboard(crash_probability=2.0).params["crash_probability"] == w["crash_probability"].max
+        assert LostUpdatesDashboard(clients=0).params["clients"] == 1
+        assert TwoPhaseCommitDashboard(participants=50).params["participants"] == two_phase_commit.MAX_PARTICIPANTS
 
 
 @pytest.mark.parametrize("call, parameter", [

@@ -13,7 +13,7 @@ from course.dashboards import delivery, saga_outcomes, saga_timeline
 from course.models import outbox_relay, saga_sequence
 from course.models import delivery as delivery_model
 from course.models import saga as saga_model
-from tests.lessons.dashboard_helpers import PNG_SIGNATURE, extremes
+from tests.lessons.dashboard_helpers import PNG_SIGNATURE, without_drawing
 
 LESSON05 = {"saga_timeline": SagaTimelineDashboard, "saga_outcomes": SagaOutcomesDashboard,
             "delivery": DeliveryDashboard, "outbox": OutboxDashboard}
@@ -25,11 +25,12 @@ def named_dashboard(request):
 
 
 def test_registered_with_factories():
-    assert {name: ALL[name] for name in LESSON05} == LESSON05
-    assert isinstance(saga_timeline_dashboard(style="choreography"), SagaTimelineDashboard)
-    assert isinstance(saga_outcomes_dashboard(retries=3), SagaOutcomesDashboard)
-    assert isinstance(delivery_dashboard(consumer="idempotent"), DeliveryDashboard)
-    assert isinstance(outbox_dashboard(mode="write_then_publish"), OutboxDashboard)
+    with without_drawing():
+        assert {name: ALL[name] for name in LESSON05} == LESSON05
+        assert isinstance(saga_timeline_dashboard(style="choreography"), SagaTimelineDashboard)
+        assert isinstance(saga_outcomes_dashboard(retries=3), SagaOutcomesDashboard)
+        assert isinstance(delivery_dashboard(consumer="idempotent"), DeliveryDashboard)
+        assert isinstance(outbox_dashboard(mode="write_then_publish"), OutboxDashboard)
 
 
 def test_builds_a_png_with_a_summary(named_dashboard):
@@ -38,20 +39,6 @@ def test_builds_a_png_with_a_summary(named_dashboard):
     assert len(d.image.value) > 10_000
     assert d.status.value
     assert isinstance(d.widget(), widgets.VBox)
-
-
-def test_every_control_at_min_and_max_changes_the_png(named_dashboard):
-    name, d = named_dashboard
-    defaults = dict(d.params)
-    try:
-        for control_name, control in d.controls_by_name.items():
-            low, high = extremes(control)
-            d.set(**{**defaults, control_name: low})
-            low_png = bytes(d.image.value)
-            d.set(**{control_name: high})
-            assert bytes(d.image.value) != low_png, f"{name}: {control_name} {low} -> {high} changed nothing"
-    finally:
-        d.set(**defaults)
 
 
 def test_sliders_update_on_release_and_axes_have_units(named_dashboard):
@@ -251,15 +238,16 @@ def test_bad_parameters_raise_value_error_naming_the_parameter(call, name):
 
 
 def test_controls_cannot_reach_invalid_values():
-    t = SagaTimelineDashboard().controls_by_name
-    assert {v for _, v in t["fail_step"].options} == set(saga_sequence.FAIL_STEPS)
-    assert {v for _, v in t["compensation"].options} == set(saga_sequence.COMPENSATION_MODES)
-    o = SagaOutcomesDashboard().controls_by_name
-    assert 0 <= o["step_failure"].min and o["step_failure"].max <= 1
-    assert 0 <= o["compensation_failure"].min and o["compensation_failure"].max < 1
-    assert o["retries"].min >= 0 and o["retries"].max == saga_outcomes.MAX_RETRIES
-    d = DeliveryDashboard().controls_by_name
-    assert d["delay_ms"].min > 0 and d["crash_probability"].max < 1 and d["duplicate_probability"].max <= 1
-    b = OutboxDashboard().controls_by_name
-    assert b["relay_crash_probability"].max < 1 and b["crash_probability"].max <= 1
-    assert delivery_model.REDELIVERY_DELAY > 0
+    with without_drawing():
+        t = SagaTimelineDashboard().controls_by_name
+        assert {v for _, v in t["fail_step"].options} == set(saga_sequence.FAIL_STEPS)
+        assert {v for _, v in t["compensation"].options} == set(saga_sequence.COMPENSATION_MODES)
+        o = SagaOutcomesDashboard().controls_by_name
+        assert 0 <= o["step_failure"].min and o["step_failure"].max <= 1
+        assert 0 <= o["compensation_failure"].min and o["compensation_failure"].max < 1
+        assert o["retries"].min >= 0 and o["retries"].max == saga_outcomes.MAX_RETRIES
+        d = DeliveryDashboard().controls_by_name
+        assert d["delay_ms"].min > 0 and d["crash_probability"].max < 1 and d["duplicate_probability"].max <= 1
+        b = OutboxDashboard().controls_by_name
+        assert b["relay_crash_probability"].max < 1 and b["crash_probability"].max <= 1
+        assert delivery_model.REDELIVERY_DELAY > 0

@@ -13,7 +13,7 @@ from course.bench import clear_model_caches
 from course.dashboards import ALL, TestPortfolioDashboard, test_portfolio_dashboard
 from course.dashboards import portfolio as dashboard
 from course.models import portfolio as model
-from tests.lessons.dashboard_helpers import PNG_SIGNATURE, extremes
+from tests.lessons.dashboard_helpers import PNG_SIGNATURE
 
 LAYERS, KINDS = model.LAYERS, model.KINDS
 
@@ -37,19 +37,6 @@ def test_builds_a_png_with_a_summary(d):
     assert isinstance(d.widget(), widgets.VBox)
     shown = [child for box in d.widget().children[0].children for child in box.children]
     assert sorted(id(c) for c in shown) == sorted(id(c) for c in d.controls_by_name.values())
-
-
-def test_every_control_at_min_and_max_changes_the_png(d):
-    defaults = dict(d.params)
-    try:
-        for name, control in d.controls_by_name.items():
-            low, high = extremes(control)
-            d.set(**{**defaults, name: low})
-            low_png = bytes(d.image.value)
-            d.set(**{name: high})
-            assert bytes(d.image.value) != low_png, f"{name} {low} -> {high} changed nothing"
-    finally:
-        d.set(**defaults)
 
 
 def test_sliders_update_on_release_and_axes_have_units(d):
