@@ -3,8 +3,8 @@
 Module-scoped fixtures run each expensive thing once and the tests read the
 results: ``fetch`` into a learner's folder; the submissions of
 :mod:`tests.grading.build_submissions` built from that student version;
-``check`` on five of them (two at a time); and ``cohort grade`` on one course
-of eight submissions with 2 workers and on a copy of five of them with 1
+``check`` on six of them (two at a time); and ``cohort grade`` on one course
+of nine submissions with 2 workers and on a copy of four of them with 1
 worker. Every other assignment gets ``fetch``, and ``check`` on its solution,
 its blank version and one buggy submission. The fast tests at the end cover the pieces (configuration, the
 hidden-test scrubbing, failure reasons, the worker pool) without nbgrader
@@ -43,7 +43,7 @@ COHORT = ["solution", "blank", "no_jitter", "trips_before_minimum", "edits_test_
           "infinite_loop", "os_exit", "invalid_json"]
 #: Test cells the deletes_test_cells submission removes (a visible one and one with hidden tests).
 DELETED_TEST_CELLS = ("retry_backoff", "breaker_half_open_probes")
-ONE_WORKER = ["solution", "blank", "no_jitter", "os_exit", "invalid_json"]
+ONE_WORKER = ["solution", "no_jitter", "os_exit", "invalid_json"]
 CHECKED = ["solution", "blank", "no_jitter", "edits_test_cell", "os_exit", "infinite_loop"]
 #: ``check --timeout`` for the infinite loop (the loop costs one timeout).
 CHECK_LOOP_TIMEOUT = 5
