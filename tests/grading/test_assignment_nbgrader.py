@@ -263,5 +263,7 @@ def test_autograding_time_per_submission_stays_modest(graded, assignment):
     seconds = course["seconds"]
     assert set(seconds) == set(course["spec"].submissions)
     normal = [s for name, s in seconds.items() if name not in ("infinite_loop", "invalid_json")]
-    assert max(normal) < 20, seconds  # kernel start plus about 1.5 s of cells
-    assert course["wall"] < 60 + 20 * len(seconds), course["wall"]
+    # Kernel start plus about 1.5 s of cells: under 10 s on a quiet machine. The bounds only catch a grader
+    # that hangs or waits out a timeout; the speed itself is measured by `make bench`, not asserted here.
+    assert max(normal) < 60, seconds
+    assert course["wall"] < 120 + 30 * len(seconds), course["wall"]

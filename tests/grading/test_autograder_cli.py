@@ -654,9 +654,9 @@ def test_worker_pool_survives_deadlines_and_crashes(tmp_path):
     tasks = [task("echo", value=1), task("sleep", seconds=120), task("die"), task("shout"), task("echo", value=2)]
     started = time.perf_counter()
     with WorkerPool(2, log_path=tmp_path / "workers.log", env=env) as pool:
-        results = dict(pool.run(tasks, deadline=10))
+        results = dict(pool.run(tasks, deadline=30))  # roomy: a worker starts slowly on a loaded machine
     assert sorted(results) == [0, 1, 2, 3, 4]
-    assert results[0]["value"] == 1 and results[4]["value"] == 2
+    assert results[0].get("value") == 1 and results[4].get("value") == 2, results
     assert not results[1]["ok"] and results[1]["reason"].startswith("timed out")
     assert not results[2]["ok"] and "died" in results[2]["reason"]
     assert results[3] == {"ok": True}  # what it wrote to stdout went to the log, not the answer channel
