@@ -3,8 +3,11 @@
 from .backoff_jitter import BackoffJitterDashboard, backoff_jitter_dashboard
 from .breaker import BreakerDashboard, breaker_dashboard
 from .bulkhead import BulkheadDashboard, bulkhead_dashboard
+from .burn_rate import BurnRateDashboard, burn_rate_dashboard
+from .chaos_experiment import ChaosExperimentDashboard, chaos_experiment_dashboard
 from .delivery import DeliveryDashboard, delivery_dashboard
 from .dual_write import DualWriteDashboard, dual_write_dashboard
+from .fault_schedules import FaultSchedulesDashboard, fault_schedules_dashboard
 from .lost_updates import LostUpdatesDashboard, lost_updates_dashboard
 from .metastable import MetastableDashboard, metastable_dashboard
 from .outbox import OutboxDashboard, outbox_dashboard
@@ -16,6 +19,7 @@ from .slow_dependency import SlowDependencyDashboard, slow_dependency_dashboard
 from .stale_reads import StaleReadsDashboard, stale_reads_dashboard
 from .tail_at_scale import TailAtScaleDashboard, tail_at_scale_dashboard
 from .portfolio import TestPortfolioDashboard, test_portfolio_dashboard
+from .traces import TraceDashboard, trace_dashboard
 from .two_phase_commit import TwoPhaseCommitDashboard, two_phase_commit_dashboard
 from .utilisation import UtilisationDashboard, utilisation_dashboard
 
@@ -45,13 +49,18 @@ ALL = {
     "outbox": OutboxDashboard,
     # 06: testing together
     "test_portfolio": TestPortfolioDashboard,
+    # 07: when everything moves
+    "chaos_experiment": ChaosExperimentDashboard,
+    "fault_schedules": FaultSchedulesDashboard,
+    "trace": TraceDashboard,
+    "burn_rate": BurnRateDashboard,
 }
 
 __all__ = ["ALL"] + sorted(cls.__name__ for cls in ALL.values()) + [
-    "backoff_jitter_dashboard", "breaker_dashboard", "bulkhead_dashboard", "delivery_dashboard",
-    "dual_write_dashboard", "lost_updates_dashboard", "metastable_dashboard", "outbox_dashboard",
-    "overload_dashboard", "retry_storm_dashboard", "saga_outcomes_dashboard", "saga_timeline_dashboard",
-    "slow_dependency_dashboard", "stale_reads_dashboard", "tail_at_scale_dashboard", "test_portfolio_dashboard",
-    "two_phase_commit_dashboard",
-    "utilisation_dashboard",
+    "backoff_jitter_dashboard", "breaker_dashboard", "bulkhead_dashboard", "burn_rate_dashboard",
+    "chaos_experiment_dashboard", "delivery_dashboard", "dual_write_dashboard", "fault_schedules_dashboard",
+    "lost_updates_dashboard", "metastable_dashboard", "outbox_dashboard", "overload_dashboard",
+    "retry_storm_dashboard", "saga_outcomes_dashboard", "saga_timeline_dashboard", "slow_dependency_dashboard",
+    "stale_reads_dashboard", "tail_at_scale_dashboard", "test_portfolio_dashboard", "trace_dashboard",
+    "two_phase_commit_dashboard", "utilisation_dashboard",
 ]
