@@ -33,13 +33,14 @@ $(STAMP): pyproject.toml
 lab: $(STAMP)
 	JUPYTER_CONFIG_PATH="$(LAB_CONFIG_PATH)" $(VENV)/bin/jupyter lab $(ROOT_FLAG) $(ARGS)
 
-# Test files run on TEST_WORKERS processes (pytest-xdist); a file's tests stay
-# together, so its module fixtures (a graded cohort, a JupyterLab) are built once.
-# Four on two cores: much of the time a process waits on a kernel, a sandboxed
-# test run or a browser (with three, the CPUs were busy about 70% of the time).
-TEST_WORKERS ?= 4
+# Test files run on TEST_WORKERS processes (pytest-xdist). A file's tests stay
+# together (a class's, where a file has test classes), so its module fixtures (a
+# graded cohort, a JupyterLab) are built once; tests/conftest.py starts the
+# longest files first. Six on two cores: much of the time a process waits on a
+# kernel, a sandboxed test run or a browser.
+TEST_WORKERS ?= 6
 test: $(STAMP)
-	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile tests course --nbval-lax $(ARGS)
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadscope tests course --nbval-lax $(ARGS)
 
 bench: $(STAMP)
 	$(PY) -m course.bench $(ARGS)

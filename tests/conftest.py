@@ -1,7 +1,7 @@
 """Test order for ``make test``: the longest files first.
 
-pytest-xdist (``--dist loadfile``) hands whole files to its workers in the
-order they were collected, so a long file collected last runs on after the
+pytest-xdist (``--dist loadscope``) hands whole files (or test classes) to
+its workers in the order they were collected, so a long file collected last runs on after the
 other workers have finished. Starting the long files first keeps every
 worker busy to the end. The order of tests within a file is unchanged.
 """

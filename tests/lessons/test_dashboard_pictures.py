@@ -32,11 +32,6 @@ _PLURAL_AFTER_ONE = re.compile(
     r"anomalies|calls|payments|items|retries|participants|requests|workers|threads|messages|probes|seconds)\b")
 
 
-@pytest.fixture(scope="module", params=sorted(ALL))
-def named_dashboard(request):
-    return request.param, ALL[request.param]()
-
-
 def _each_setting(name, d):
     defaults = dict(d.params)
     try:
@@ -59,52 +54,69 @@ def _key(setting: dict) -> tuple:
     return tuple(sorted((k, repr(v)) for k, v in setting.items()))
 
 
-def test_pictures_at_every_extreme(named_dashboard):
-    """No legend covers data, text or another legend, nothing is cut off, and no "1 leaves"; and moving any
-    one control from one end to the other changes the picture (both ends are among the settings drawn)."""
-    name, d = named_dashboard
-    defaults, context = dict(d.params), CONTEXT.get(name, {})
-    problems, pictures = [], {}
-    for setting in _each_setting(name, d):
-        pictures[_key(setting)] = bytes(d.image.value)
-        found = legend_problems(d) + [f"cut off: {t}" for t in clipped_texts(d)]
-        found += [f"says {m.group(0)!r} in {text!r}" for text in _texts(d) for m in _PLURAL_AFTER_ONE.finditer(text)]
-        problems += [f"{name} at {setting}: {p}" for p in found]
-    for control_name, control in d.controls_by_name.items():
-        low, high = extremes(control)
-        drawn = [pictures.get(_key({**defaults, **context, control_name: end})) for end in (low, high)]
-        assert None not in drawn, f"{name}: {control_name} at {low} and {high} should both have been drawn"
-        assert drawn[0].startswith(PNG_SIGNATURE) and drawn[1].startswith(PNG_SIGNATURE)
-        if drawn[0] == drawn[1]:
-            problems.append(f"{name}: moving {control_name} from {low} to {high} changed nothing")
-    assert not problems, f"{len(problems)} problem(s):\n" + "\n".join(problems[:40])
+class _DashboardPictures:
+    """The picture checks for one dashboard (:attr:`name`). Each dashboard gets a subclass below, so that
+    pytest-xdist (``--dist loadscope``) can draw different dashboards on different workers: drawn on one,
+    they took a worker about 18 minutes."""
+
+    name: str = ""
+
+    @pytest.fixture(scope="class")
+    @classmethod
+    def named_dashboard(cls):
+        return cls.name, ALL[cls.name]()
+
+    def test_pictures_at_every_extreme(self, named_dashboard):
+        """No legend covers data, text or another legend, nothing is cut off, and no "1 leaves"; and moving any
+        one control from one end to the other changes the picture (both ends are among the settings drawn)."""
+        name, d = named_dashboard
+        defaults, context = dict(d.params), CONTEXT.get(name, {})
+        problems, pictures = [], {}
+        for setting in _each_setting(name, d):
+            pictures[_key(setting)] = bytes(d.image.value)
+            found = legend_problems(d) + [f"cut off: {t}" for t in clipped_texts(d)]
+            found += [f"says {m.group(0)!r} in {text!r}"
+                      for text in _texts(d) for m in _PLURAL_AFTER_ONE.finditer(text)]
+            problems += [f"{name} at {setting}: {p}" for p in found]
+        for control_name, control in d.controls_by_name.items():
+            low, high = extremes(control)
+            drawn = [pictures.get(_key({**defaults, **context, control_name: end})) for end in (low, high)]
+            assert None not in drawn, f"{name}: {control_name} at {low} and {high} should both have been drawn"
+            assert drawn[0].startswith(PNG_SIGNATURE) and drawn[1].startswith(PNG_SIGNATURE)
+            if drawn[0] == drawn[1]:
+                problems.append(f"{name}: moving {control_name} from {low} to {high} changed nothing")
+        assert not problems, f"{len(problems)} problem(s):\n" + "\n".join(problems[:40])
 
 
-# -- text size ----------------------------------------------------------------------------------------
-
-def test_the_notebook_shows_the_figure_at_its_own_size(named_dashboard):
-    # The image is never stretched beyond figsize × DPI pixels, so the sizes below are what a learner sees
-    # whenever the output area is at least that wide (narrower, the browser scales the whole image down).
-    _, d = named_dashboard
-    assert d.figure.dpi == base.DPI
-    assert d.image.layout.max_width == f"{int(d.figsize[0] * base.DPI)}px"
-    assert tuple(d.figure.get_size_inches()) == tuple(d.figsize)
+    def test_the_notebook_shows_the_figure_at_its_own_size(self, named_dashboard):
+        # The image is never stretched beyond figsize × DPI pixels, so the sizes below are what a learner sees
+        # whenever the output area is at least that wide (narrower, the browser scales the whole image down).
+        _, d = named_dashboard
+        assert d.figure.dpi == base.DPI
+        assert d.image.layout.max_width == f"{int(d.figsize[0] * base.DPI)}px"
+        assert tuple(d.figure.get_size_inches()) == tuple(d.figsize)
 
 
-def test_every_text_is_readable_at_display_size(named_dashboard):
-    """Legends (entries and titles), tick labels, axis labels, titles and notes: at least MIN_TEXT_PX."""
-    _, d = named_dashboard
-    d.render_png()
-    small = sorted({(t.get_text()[:40], round(t.get_fontsize() * base.DPI / 72, 1))
-                    for t in d.figure.findobj(Text)
-                    if t.get_visible() and t.get_text().strip() and t.get_fontsize() * base.DPI / 72 < MIN_TEXT_PX})
-    assert not small, f"text below {MIN_TEXT_PX} px: {small}"
-    kinds = {"legend": [t for lg in legends(d.figure) for t in lg.get_texts()],
-             "tick label": [t for ax in d.figure.axes for t in ax.get_xticklabels() + ax.get_yticklabels()],
-             "axis label": [a.label for ax in d.figure.axes for a in (ax.xaxis, ax.yaxis)]}
-    for kind, texts in kinds.items():
-        assert texts, f"no {kind} found"
-        assert min(t.get_fontsize() for t in texts) * base.DPI / 72 >= MIN_TEXT_PX, kind
+    def test_every_text_is_readable_at_display_size(self, named_dashboard):
+        """Legends (entries and titles), tick labels, axis labels, titles and notes: at least MIN_TEXT_PX."""
+        _, d = named_dashboard
+        d.render_png()
+        small = sorted({(t.get_text()[:40], round(t.get_fontsize() * base.DPI / 72, 1))
+                        for t in d.figure.findobj(Text)
+                        if t.get_visible() and t.get_text().strip() and t.get_fontsize() * base.DPI / 72 < MIN_TEXT_PX})
+        assert not small, f"text below {MIN_TEXT_PX} px: {small}"
+        kinds = {"legend": [t for lg in legends(d.figure) for t in lg.get_texts()],
+                 "tick label": [t for ax in d.figure.axes for t in ax.get_xticklabels() + ax.get_yticklabels()],
+                 "axis label": [a.label for ax in d.figure.axes for a in (ax.xaxis, ax.yaxis)]}
+        for kind, texts in kinds.items():
+            assert texts, f"no {kind} found"
+            assert min(t.get_fontsize() for t in texts) * base.DPI / 72 >= MIN_TEXT_PX, kind
+
+
+#: The dashboards whose pictures take longest (many controls, or a slow model), drawn first; then the others.
+_SLOWEST_FIRST = ("slow_dependency", "breaker", "tail_at_scale", "bulkhead", "burn_rate", "chaos_experiment")
+for _name in [*_SLOWEST_FIRST, *sorted(set(ALL) - set(_SLOWEST_FIRST))]:
+    globals()[f"TestPictures_{_name}"] = type(f"TestPictures_{_name}", (_DashboardPictures,), {"name": _name})
 
 
 # -- control labels ---------------------------------------------------------------------------------
