@@ -36,9 +36,9 @@ lab: $(STAMP)
 # Test files run on TEST_WORKERS processes (pytest-xdist). A file's tests stay
 # together (a class's, where a file has test classes), so its module fixtures (a
 # graded cohort, a JupyterLab) are built once; tests/conftest.py starts the
-# longest files first. Eight on two cores: much of the time a process waits on a
+# longest files first. Six on two cores: much of the time a process waits on a
 # kernel, a sandboxed test run or a browser.
-TEST_WORKERS ?= 8
+TEST_WORKERS ?= 6
 test: $(STAMP)
 	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadscope tests course --nbval-lax $(ARGS)
 

@@ -109,6 +109,9 @@ class Tolerances:
 #: success rate one of sqrt(0.0025 / 400) = 0.25 points, so ±0.03 attempts is about 2.7 sigma and ±1.5
 #: points about 6 (with the default seed the server's plan is fixed, so these vary little from run to run).
 TOLERANCES = Tolerances()
+#: The timing tolerances the test suite holds the real run to while it runs many test processes on two cores
+#: (seen there: p99 0.278 s against 0.201 s). The sampling tolerances stay as they are.
+LOADED_TOLERANCES = Tolerances(p50=0.05, p99_relative=0.5, p99_absolute=0.15)
 
 
 @dataclass(frozen=True)

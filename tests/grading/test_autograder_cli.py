@@ -258,7 +258,7 @@ def test_check_interrupts_an_infinite_loop_and_says_which_answer_looped(checks):
     assert score_line(run.stdout) == (MAX_SCORE - sum(AUTOGRADED[g] for g in lost), MAX_SCORE)
     assert (f"note: your answer cell 'fallback' failed: CellTimeoutError: the cell ran longer than "
             f"{CHECK_LOOP_TIMEOUT} s") in run.stdout
-    assert wall < CHECK_LOOP_TIMEOUT + 90
+    assert wall < CHECK_LOOP_TIMEOUT + 180  # catches a check that hangs; slow under load, not stuck
 
 
 def test_check_says_when_nbgrader_could_not_grade_a_dead_kernel(checks):

@@ -140,7 +140,8 @@ def test_the_real_run_agrees_with_the_simulator_and_leaves_nothing(servers):
     assert len(servers) == 1
     assert_closed(servers[0].port)
     real = comparison.real
-    assert comparison.agrees(), (comparison.differences(), comparison.table())
+    loaded = model.LOADED_TOLERANCES  # the suite runs many processes on two cores: looser timings
+    assert comparison.agrees(loaded), (comparison.differences(loaded), comparison.table())
     assert real.requests == model.MEASURE_REQUESTS and real.server_calls == round(real.attempts * real.requests)
     assert real.seconds < 10  # about 1.5 s on the course machine
     assert [row[0] for row in comparison.table()] == ["p50 latency (ms)", "p99 latency (ms)", "success rate (%)",
