@@ -21,6 +21,7 @@ from __future__ import annotations
 import math
 import re
 import threading
+from functools import partial
 from pathlib import Path
 
 import nbformat
@@ -33,6 +34,7 @@ from course.dashboards import TestPortfolioDashboard
 from course.dashboards import portfolio as dashboard
 from course.lessons import lesson06
 from course.models import portfolio as model
+from tests.lessons import claims_helpers
 
 NOTEBOOK = Path(__file__).resolve().parents[2] / "course" / "06_testing_together.ipynb"
 LAYERS, KINDS = model.LAYERS, model.KINDS
@@ -44,19 +46,9 @@ SEEDS = tuple(range(1, 41))
 ONE_DECIMAL, WHOLE, TENTH, MINUTE = 0.0005, 0.005, 0.05, 0.5
 
 
-def notebook_text() -> str:
-    """The notebook's text with every run of whitespace made one space, so line breaks don't matter."""
-    return " ".join(" ".join(cell.source for cell in nbformat.read(NOTEBOOK, as_version=4).cells).split())
-
-
-def code_text() -> str:
-    return "\n".join(c.source for c in nbformat.read(NOTEBOOK, as_version=4).cells if c.cell_type == "code")
-
-
-def says(*phrases: str) -> None:
-    text = notebook_text()
-    for phrase in phrases:
-        assert phrase in text, phrase
+notebook_text = partial(claims_helpers.notebook_text, NOTEBOOK)
+code_text = partial(claims_helpers.code_text, NOTEBOOK)
+says = partial(claims_helpers.says, NOTEBOOK)
 
 
 def theory(preset: str, **kwargs) -> model.PortfolioTheory:

@@ -24,6 +24,7 @@ import math
 import re
 import statistics
 import threading
+from functools import partial
 from pathlib import Path
 
 import ipywidgets as widgets
@@ -46,6 +47,7 @@ from course.models.fault_schedules import BETWEEN, CrashConsumer, CrashRelay, Du
 from course.models.sim_vs_real import TOLERANCES, Scenario
 from course.sim import Backoff, ManualClock, Outcome, Retry, Timeout
 from course.sim.policies.sync import Pipeline
+from tests.lessons import claims_helpers
 from tests.lessons.dashboard_helpers import lesson_settings
 
 NOTEBOOK = Path(__file__).resolve().parents[2] / "course" / "07_when_everything_moves.ipynb"
@@ -59,19 +61,9 @@ TRACE_SEEDS = range(1, 13)
 BURN_SEEDS = 30
 
 
-def notebook_text() -> str:
-    """The notebook's text with every run of whitespace made one space, so line breaks don't matter."""
-    return " ".join(" ".join(cell.source for cell in nbformat.read(NOTEBOOK, as_version=4).cells).split())
-
-
-def code_text() -> str:
-    return "\n".join(c.source for c in nbformat.read(NOTEBOOK, as_version=4).cells if c.cell_type == "code")
-
-
-def says(*phrases: str) -> None:
-    text = notebook_text()
-    for phrase in phrases:
-        assert phrase in text, phrase
+notebook_text = partial(claims_helpers.notebook_text, NOTEBOOK)
+code_text = partial(claims_helpers.code_text, NOTEBOOK)
+says = partial(claims_helpers.says, NOTEBOOK)
 
 
 def explains(question: int, *phrases: str) -> None:
