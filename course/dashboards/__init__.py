@@ -4,6 +4,7 @@ from .backoff_jitter import BackoffJitterDashboard, backoff_jitter_dashboard
 from .breaker import BreakerDashboard, breaker_dashboard
 from .bulkhead import BulkheadDashboard, bulkhead_dashboard
 from .burn_rate import BurnRateDashboard, burn_rate_dashboard
+from .checkout import CheckoutDashboard, checkout_dashboard
 from .chaos_experiment import ChaosExperimentDashboard, chaos_experiment_dashboard
 from .delivery import DeliveryDashboard, delivery_dashboard
 from .dual_write import DualWriteDashboard, dual_write_dashboard
@@ -54,11 +55,13 @@ ALL = {
     "fault_schedules": FaultSchedulesDashboard,
     "trace": TraceDashboard,
     "burn_rate": BurnRateDashboard,
+    # 09: mock interview
+    "checkout": CheckoutDashboard,
 }
 
 __all__ = ["ALL"] + sorted(cls.__name__ for cls in ALL.values()) + [
     "backoff_jitter_dashboard", "breaker_dashboard", "bulkhead_dashboard", "burn_rate_dashboard",
-    "chaos_experiment_dashboard", "delivery_dashboard", "dual_write_dashboard", "fault_schedules_dashboard",
+    "chaos_experiment_dashboard", "checkout_dashboard", "delivery_dashboard", "dual_write_dashboard", "fault_schedules_dashboard",
     "lost_updates_dashboard", "metastable_dashboard", "outbox_dashboard", "overload_dashboard",
     "retry_storm_dashboard", "saga_outcomes_dashboard", "saga_timeline_dashboard", "slow_dependency_dashboard",
     "stale_reads_dashboard", "tail_at_scale_dashboard", "test_portfolio_dashboard", "trace_dashboard",

@@ -22,7 +22,12 @@ PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 #: breaker, the pool size only on separate pools, the hedge delay only with hedging on, and K only
 #: with throttling on.
 CONTEXT = {"slow_dependency": {"timeout_on": True}, "breaker": {"preset": "custom"},
-           "bulkhead": {"pools": "separate"}, "tail_at_scale": {"hedge": True}, "overload": {"throttle": True}}
+           "bulkhead": {"pools": "separate"}, "tail_at_scale": {"hedge": True}, "overload": {"throttle": True},
+           # A design where every control matters: calls with timeouts and retries, so budgets, breakers,
+           # fallbacks and keys have something to act on.
+           # The timeline follows inventory's outage, where inventory's policies show.
+           "checkout": {"inventory_timeout": 0.5, "inventory_retries": 2, "payments_timeout": 2.0,
+                        "payments_retries": 2, "timeline": "inventory_down"}}
 
 #: Settings known to crowd a picture, checked on top of the generic extremes: the retry storm at its
 #: worst (every layer, every attempt, no defence) and the outbox dashboard's never-delivered row.

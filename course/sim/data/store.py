@@ -68,7 +68,7 @@ class Store:
         self._lag = [lag.sampler(sim.rng(f"store:{name}:lag:{i}")) for i in range(replicas)]
         self._last_written: dict = {}  # (process, key) -> version that process last wrote
         self._outbox: dict = {}        # message id -> Message, in commit order
-        self._sent: set = set()
+        self._pending: dict = {}       # the same, for those not yet marked sent
         self._outbox_ids = 0
         self._routings: dict = {}
         self.commits: list = []
@@ -183,14 +183,13 @@ class Store:
 
     def outbox_pending(self) -> list:
         """Committed outbox messages not yet marked sent, in commit order."""
-        sent = self._sent
-        return [message for message_id, message in self._outbox.items() if message_id not in sent]
+        return list(self._pending.values())
 
     def mark_sent(self, message_id) -> None:
         """Mark an outbox message as published (marking it twice is harmless)."""
         if message_id not in self._outbox:
             raise ValueError(f"message_id must be the id of a committed outbox message; {message_id!r} is not")
-        self._sent.add(message_id)
+        self._pending.pop(message_id, None)
 
     def __repr__(self):
         return f"Store({self.name!r}, replicas={len(self._replicas)}, lag={self.lag!r})"
@@ -261,7 +260,8 @@ class Transaction:
             from .broker import Message  # broker.py is written alongside; imported late to keep store standalone
             now = store.sim.now()
             for message_id, topic, payload in self._outbox:
-                store._outbox[message_id] = Message(id=message_id, topic=topic, payload=payload, sent_at=now)
+                store._outbox[message_id] = store._pending[message_id] = Message(
+                    id=message_id, topic=topic, payload=payload, sent_at=now)
         self.state = "committed"
 
     def abort(self) -> None:
