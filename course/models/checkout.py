@@ -23,9 +23,11 @@ when it lands. Without keys every attempt that reaches the server acts, and
 a refund can only undo a charge the orchestrator saw succeed.
 
 A message edge is a command on a :class:`~course.sim.data.Broker`; its
-consumer hands it to the service, and a message the service failed to
-handle is delivered again later, until it is handled (backing off: :data:`REDELIVERY_DELAY` doubling up to
-:data:`MAX_REDELIVERY_DELAY`). A fallback turns the step into a message for later: inventory's
+consumer takes messages as the service has free workers (they wait in the
+broker meanwhile) and hands each to the service. A message the service failed to
+handle, or did not finish within :data:`ACK_DEADLINE`, is delivered again
+later, until it is handled (backing off: :data:`REDELIVERY_DELAY` doubling up
+to :data:`MAX_REDELIVERY_DELAY`). A fallback turns the step into a message for later: inventory's
 ("assume it is in stock") takes the widget later whatever the stock says,
 payments' ("take the order, charge later") charges it later.
 
@@ -50,7 +52,7 @@ sees, judged by the course's checkers.
 from __future__ import annotations
 
 import math
-from collections import Counter
+from collections import Counter, deque
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -80,6 +82,9 @@ BROKER_DELAY = Exponential(0.05)
 #: A message its consumer failed to handle comes back after 5 s, then 10 s, 20 s... at most a minute.
 REDELIVERY_DELAY = 5.0
 MAX_REDELIVERY_DELAY = 60.0
+#: A message whose handling has not finished this long after delivery is delivered again (a visibility
+#: timeout: SQS's default is 30 s).
+ACK_DEADLINE = 30.0
 RELAY_INTERVAL = 1.0
 CRASH_POINT = "after_order_write"
 COORDINATOR_RECOVERY = 30.0
@@ -164,6 +169,8 @@ class ScenarioResult:
     double_charged: int
     oversold: int
     money_gap: float
+    #: The 99th percentile of the time from "buy" to shipping having the order, over completed orders (seconds).
+    p99_to_ship: float = math.nan
     #: Per checkout: arrival time, whether it succeeded, whether it was refused as sold out, the shopper's wait.
     arrivals: np.ndarray = field(repr=False, default=None)
     success: np.ndarray = field(repr=False, default=None)
@@ -192,7 +199,7 @@ class ScenarioResult:
 
 
 class _Order:
-    __slots__ = ("root", "arrived", "answered", "placed", "state", "step", "fell_back", "reserved_ok")
+    __slots__ = ("root", "arrived", "answered", "placed", "state", "step", "fell_back", "reserved_ok", "shipped")
 
     def __init__(self, root: int, arrived: float):
         self.root = root
@@ -203,6 +210,7 @@ class _Order:
         self.step = 0             # the next step to run in the background
         self.fell_back: set = set()
         self.reserved_ok = False  # the orders service saw inventory's reserve succeed
+        self.shipped = math.nan   # when shipping got the order
 
 
 class _Effected:
@@ -251,6 +259,8 @@ class _Checkout:
         self.broker = Broker(sim, delay=scenario.broker_delay, duplicate_probability=scenario.duplicate_probability,
                              redelivery_delay=REDELIVERY_DELAY)
         self.broker.subscribe("order.confirmed", self._ship)
+        self.inbox = {name: deque() for name in STEPS}
+        self.in_flight = {name: 0 for name in STEPS}
         for name in STEPS:
             self.broker.subscribe(f"{name}.command", lambda m, name=name: self._consume(name, m))
             self.broker.subscribe(f"{name}.done", self._reply)
@@ -359,23 +369,60 @@ class _Checkout:
             self._undo(order)
 
     def _consume(self, name: str, message, attempt: int = 0) -> None:
-        """A consumer of ``<name>.command``: hand it to the service; if that failed, try again later, backing off."""
-        payload = message.payload
+        """A consumer of ``<name>.command`` takes the message when it has a free slot (see :meth:`_pull`)."""
+        self.inbox[name].append((message, attempt))
+        self._pull(name)
 
-        def handled(outcome):
+    def _pull(self, name: str) -> None:
+        """Hand waiting messages to the service, as many at once as it has workers (the consumer's prefetch)."""
+        inbox = self.inbox[name]
+        while inbox and self.in_flight[name] < self.services[name].workers:
+            self.in_flight[name] += 1
+            self._handle(name, *inbox.popleft())
+
+    def _handle(self, name: str, message, attempt: int) -> None:
+        """Hand one message to the service and acknowledge the answer.
+
+        A failed attempt comes back later, backing off. So does one that is not answered within
+        :data:`ACK_DEADLINE` (a broker's visibility timeout): if the service answers after all, its work is
+        done twice unless the work is idempotent.
+        """
+        payload = message.payload
+        root = payload["root"]
+        sim = self.sim
+        pending = [None]  # the acknowledgement deadline's timer; None once this delivery is settled
+
+        def settle():
+            pending[0] = None
+            self.in_flight[name] -= 1
+            self._pull(name)
+
+        def again():
+            delay = min(REDELIVERY_DELAY * 2 ** attempt, MAX_REDELIVERY_DELAY)
+            sim.schedule(delay, self._consume, name, message, attempt + 1)
+
+        def expired():
+            settle()
+            again()
+
+        def answered(outcome):
+            if outcome == Outcome.OK:
+                outcome = effect(root)  # the service did the work, whether or not anyone still waits for it
+            if pending[0] is None:
+                return
+            sim.cancel(pending[0])
+            settle()
             if outcome == Outcome.OK or outcome == Outcome.FATAL:
                 if "step" in payload:
                     self.broker.publish(f"{name}.done", {**payload, "ok": outcome == Outcome.OK})
             else:
-                delay = min(REDELIVERY_DELAY * 2 ** attempt, MAX_REDELIVERY_DELAY)
-                self.sim.schedule(delay, self._consume, name, message, attempt + 1)
+                again()
 
-        target = self.targets[name]
-        effect = target.effect
+        effect = self.targets[name].effect
         if payload.get("later"):  # a fallback's deferred work: the promise was made, so it happens regardless
             effect = self._take_anyway if name == "inventory" else self._charge
-        self.services[name].submit(Call(payload["root"]),
-                                   lambda o: handled(effect(payload["root"]) if o == Outcome.OK else o))
+        pending[0] = sim.schedule(ACK_DEADLINE, expired)
+        self.services[name].submit(Call(root), answered)
 
     def _reply(self, message) -> None:
         order = self.orders[message.payload["root"]]
@@ -467,8 +514,11 @@ class _Checkout:
 
     def _ship(self, message) -> None:
         root = message.payload["root"]
-        self.shipped.add(root)
-        self.orders[root].state = "completed"
+        order = self.orders[root]
+        if order.state != "completed":
+            self.shipped.add(root)
+            order.state = "completed"
+            order.shipped = self.sim.now()
 
     # -- the verdict ---------------------------------------------------------------------------------
 
@@ -480,6 +530,7 @@ class _Checkout:
         waits = np.where(np.isnan(waits), PATIENCE, waits)
         sold_out = np.array([o.state == "sold_out" for o in orders], dtype=bool)
         success = np.array([o.placed and o.state == "completed" for o in orders], dtype=bool) & (waits < PATIENCE)
+        to_ship = np.array([o.shipped - o.arrived for o in orders if o.state == "completed"])
         counted = int((~sold_out).sum())
         succeeded = int(success.sum())
         stuck = sum(1 for o in orders if o.state in ("pending", "confirmed"))
@@ -498,6 +549,7 @@ class _Checkout:
             compensated=sum(1 for o in orders if o.state == "compensated"),
             double_charged=sum(1 for n in self.charged.values() if n > 1), oversold=oversold,
             money_gap=0.0 if money else float(received - paid),
+            p99_to_ship=float(np.percentile(to_ship, 99)) if len(to_ship) else math.nan,
             arrivals=arrivals, success=success, sold_out_mask=sold_out, waits=waits)
 
 
