@@ -105,8 +105,10 @@ class CheckoutDashboard(Dashboard):
 
     figsize = (10.0, 7.2)
 
-    def __init__(self, preset: str | None = None, **overrides):
-        # A preset loads a whole design into the controls; controls given as well win.
+    def __init__(self, preset: str | None = None, interview=None, **overrides):
+        # A preset loads a whole design into the controls; controls given as well win. An interview
+        # (course.interview.Interview) is told the design at every update, so its follow-ups fit it.
+        self.interview = interview
         if preset is not None:
             if preset not in PRESETS:
                 raise ValueError(f"preset must be one of {', '.join(map(repr, PRESETS))}, got {preset!r}")
@@ -117,6 +119,13 @@ class CheckoutDashboard(Dashboard):
             button.on_click(lambda _button, name=name: self.load(name))
         super().__init__(**overrides)
         self._enable_call_controls()
+
+    def update(self):
+        """As :meth:`Dashboard.update`; then the linked interview's follow-ups follow the design."""
+        result = super().update()
+        if self.interview is not None:
+            self.interview.set_design(self.design)
+        return result
 
     def load(self, preset: str) -> None:
         """Put a preset design (a key of :data:`~course.models.checkout_design.PRESETS`) into the controls."""
@@ -280,7 +289,11 @@ class CheckoutDashboard(Dashboard):
         return f"<b>Failed {len(failed)} of {len(results)} scenarios</b>{note}:<ul>{items}</ul>"
 
 
-def checkout_dashboard(**settings) -> CheckoutDashboard:
-    """Build lesson 09's design-under-pressure dashboard; keyword arguments preset controls
-    (e.g. ``preset="strong"`` or ``payments_timeout=1.0``)."""
-    return CheckoutDashboard(**settings)
+def checkout_dashboard(preset: str | None = None, interview=None, **settings) -> CheckoutDashboard:
+    """Build lesson 09's design-under-pressure dashboard.
+
+    ``preset`` loads a design (a key of :data:`~course.models.checkout_design.PRESETS`), other keyword
+    arguments set controls (e.g. ``payments_timeout=1.0``), and ``interview`` (from
+    :func:`course.interview.interview`) gets the follow-ups the current design invites.
+    """
+    return CheckoutDashboard(preset=preset, interview=interview, **settings)
