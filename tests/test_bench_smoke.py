@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import replace
+from types import SimpleNamespace
 
 import pytest
 
@@ -20,6 +21,13 @@ SEEDS = range(4)
 
 
 RUNNERS = [bench.run_course_sim, bench.run_course_sim_engine]
+
+
+@pytest.fixture(autouse=True)
+def no_heap_settling(monkeypatch):
+    """The runners call gc.collect() before timing a run; in a test process that holds other tests' results that
+    can take seconds per run, and these tests don't time anything."""
+    monkeypatch.setattr(bench, "gc", SimpleNamespace(collect=lambda: 0))
 
 
 def _pooled_runs(model, runner):

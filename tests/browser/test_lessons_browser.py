@@ -1,4 +1,5 @@
-"""Every lesson with a dashboard, in a real browser: run every cell in JupyterLab, then move a slider.
+"""Every lesson with a dashboard, in a real browser: run every cell in JupyterLab, then move a slider
+(and in lesson 09, write a draft, reveal a rubric and change the design).
 
 What this catches that executing the notebook headlessly cannot: the widget
 front end failing to render, the dashboard's ``Image`` never being redrawn
@@ -207,8 +208,39 @@ def _move_slider(handle) -> tuple[str, str]:
     return before, after
 
 
+def _mock_interview_round(page, image, lab_root: Path) -> None:
+    """Lesson 09: type a draft (saved to the learner's work folder), reveal a rubric, then change one design
+    control of the dashboard and see its picture and verdict change."""
+    card = page.locator(".jp-OutputArea-output .widget-vbox").filter(has=page.locator(".mock-interview-answer")).first
+    answer = card.locator(".mock-interview-answer textarea").first
+    answer.scroll_into_view_if_needed()
+    draft = "Ask: orders per second at peak, and may we tell the shopper 'received' before the charge?"
+    answer.fill(draft)
+    answer.press("Tab")  # the box syncs its value when it loses focus (continuous_update=False)
+    drafts = lab_root / "my-work" / "mock-interview" / "drafts.json"
+    poll(lambda: drafts.exists() and draft in drafts.read_text(encoding="utf-8"), bool, REDRAW_TIMEOUT,
+         f"the draft to be saved in {drafts}")
+    poll(lambda: card.inner_text(), lambda text: "Saved to" in text, REDRAW_TIMEOUT, "the card to say it saved")
+
+    card.locator(".mock-interview-reveal").first.click()
+    poll(lambda: card.locator("input[type=checkbox]").count(), bool, REDRAW_TIMEOUT,
+         "the rubric's checklist to appear after Reveal")
+    assert "Red flags" in card.inner_text()
+
+    image.scroll_into_view_if_needed()
+    src_before = image.get_attribute("src")
+    board = page.locator(".jp-OutputArea-output").filter(has=page.locator("img.widget-image")).first
+    verdict = board.locator(".widget-html").last
+    verdict_before = verdict.inner_text()
+    dropdown = page.locator(".widget-dropdown").filter(has_text="Payments: how").first.locator("select")
+    dropdown.select_option(label="message")
+    poll(lambda: image.get_attribute("src"), lambda src: src and src != src_before, REDRAW_TIMEOUT,
+         "the scorecard to redraw after payments became a message")
+    poll(verdict.inner_text, lambda text: text != verdict_before, REDRAW_TIMEOUT, "the verdict to change")
+
+
 @pytest.mark.parametrize("notebook", NOTEBOOKS)
-def test_lesson_runs_and_its_dashboard_redraws(notebook, chromium, lab_server, tmp_path):
+def test_lesson_runs_and_its_dashboard_redraws(notebook, chromium, lab_server, lab_root, tmp_path):
     context = chromium.new_context(viewport={"width": 1400, "height": 1000})
     context.set_default_timeout(30_000)
     page = context.new_page()
@@ -252,6 +284,9 @@ def test_lesson_runs_and_its_dashboard_redraws(notebook, chromium, lab_server, t
         assert pixels_after != pixels_before, "the image was replaced by an identical picture"
 
         _assert_no_error_outputs(page)  # the redraw itself printed no error
+        if notebook.startswith("09_"):
+            _mock_interview_round(page, image, lab_root)
+            _assert_no_error_outputs(page)
     except BaseException:
         try:
             page.screenshot(path=str(screenshot))

@@ -79,7 +79,9 @@ def lesson_settings(name: str) -> list[dict]:
                 continue
             for match in call.finditer(cell.source):
                 node = ast.parse(f"f({match.group(1)})", mode="eval").body
-                found.append({k.arg: ast.literal_eval(k.value) for k in node.keywords})
+                # Only literal values are settings; an object passed in (lesson 09's interview=kit) is not.
+                found.append({k.arg: ast.literal_eval(k.value) for k in node.keywords
+                              if isinstance(k.value, ast.Constant)})
     return found
 
 
