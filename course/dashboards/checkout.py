@@ -110,9 +110,7 @@ class CheckoutDashboard(Dashboard):
         # (course.interview.Interview) is told the design at every update, so its follow-ups fit it.
         self.interview = interview
         if preset is not None:
-            if preset not in PRESETS:
-                raise ValueError(f"preset must be one of {', '.join(map(repr, PRESETS))}, got {preset!r}")
-            overrides = {**controls_of(PRESETS[preset]), **overrides}
+            overrides = {**self.preset_controls(preset), **overrides}
         self.preset_buttons = [widgets.Button(description=name, tooltip=f"Load the {name!r} design into the controls",
                                               layout=widgets.Layout(width="max-content")) for name in PRESETS]
         for button, name in zip(self.preset_buttons, PRESETS):
@@ -127,11 +125,16 @@ class CheckoutDashboard(Dashboard):
             self.interview.set_design(self.design)
         return result
 
-    def load(self, preset: str) -> None:
-        """Put a preset design (a key of :data:`~course.models.checkout_design.PRESETS`) into the controls."""
+    @staticmethod
+    def preset_controls(preset: str) -> dict:
+        """The control values of a preset design (a key of :data:`~course.models.checkout_design.PRESETS`)."""
         if preset not in PRESETS:
             raise ValueError(f"preset must be one of {', '.join(map(repr, PRESETS))}, got {preset!r}")
-        self.set(**controls_of(PRESETS[preset]))
+        return controls_of(PRESETS[preset])
+
+    def load(self, preset: str) -> None:
+        """Put a preset design into the controls (what the preset buttons do)."""
+        self.set(**self.preset_controls(preset))
 
     def controls(self):
         first = controls_of(next(iter(PRESETS.values())))

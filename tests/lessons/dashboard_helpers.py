@@ -61,10 +61,17 @@ def extremes(control):
     return control.min, control.max
 
 
+def _is_scale(values) -> bool:
+    """Whether a dropdown's values are numbers: a slider with chosen stops (a timeout, a fan-out)."""
+    return all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
+
+
 def ends(control) -> list:
-    """Every value worth drawing a control at: a slider's two ends, a checkbox's two states, every option."""
+    """Every value worth drawing a control at: a slider's two ends, a checkbox's two states, every option of a
+    dropdown of choices, and the two ends of a dropdown of numbers (as a slider's)."""
     if isinstance(control, widgets.Dropdown):
-        return [value for _, value in control.options]
+        values = [value for _, value in control.options]
+        return [values[0], values[-1]] if _is_scale(values) else values
     return list(extremes(control))
 
 
@@ -107,7 +114,13 @@ def picture_settings(name: str, dashboard) -> list[dict]:
         candidates.append({**context, **slid})
         for end in (0, 1):
             candidates.append({**slid, **{k: extremes(controls[k])[end] for k in others}})
-    candidates += CROWDED.get(name, []) + lesson_settings(name)
+    candidates += CROWDED.get(name, [])
+    for called in lesson_settings(name):
+        # A preset (lesson 09's checkout_dashboard(preset=...)) stands for the controls it loads.
+        if "preset" in called and "preset" not in controls:
+            called = {**dashboard.preset_controls(called["preset"]),
+                      **{k: v for k, v in called.items() if k != "preset"}}
+        candidates.append(called)
     settings, seen = [], set()
     for candidate in candidates:
         full = {**defaults, **candidate}
