@@ -11,11 +11,14 @@ policy in a stage of its pipeline (see :mod:`course.sim.client`).
 """
 
 from .backoff import Backoff
+from .balancer import (BALANCERS, LeastOutstanding, OutlierEjection, PowerOfTwoChoices, RandomChoice,
+                       RoundRobin)
 from .breaker import CLOSED, HALF_OPEN, OPEN, CircuitBreaker
 from .budget import RetryBudget
 from .bulkhead import Bulkhead
 from .fallback import DEFAULT_HANDLES, Fallback
 from .hedging import Hedge
+from .rate_limit import TokenBucket
 from .retry import Retry
 from .sync import BreakerOpen, BulkheadFull, CallRejected, Pipeline, Throttled, outcome_of
 from .throttle import ACCEPTED, AdaptiveThrottle
@@ -24,5 +27,6 @@ from .timeout import Timeout
 __all__ = [
     "ACCEPTED", "AdaptiveThrottle", "Backoff", "BreakerOpen", "BulkheadFull", "CLOSED",
     "CallRejected", "CircuitBreaker", "DEFAULT_HANDLES", "Fallback", "HALF_OPEN", "Hedge",
-    "OPEN", "Pipeline", "Retry", "RetryBudget", "Throttled", "Timeout", "outcome_of",
+    "OPEN", "Pipeline", "Retry", "RetryBudget", "Throttled", "Timeout", "TokenBucket", "outcome_of",
+    "BALANCERS", "LeastOutstanding", "OutlierEjection", "PowerOfTwoChoices", "RandomChoice", "RoundRobin",
 ]
