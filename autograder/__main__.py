@@ -1,4 +1,4 @@
-"""Command line: ``python -m autograder {fetch,check,cohort grade} ...`` (``--help`` on each).
+"""Command line: ``python -m autograder {fetch,check,cohort grade,hub config} ...`` (``--help`` on each).
 
 A learner's two commands: ``fetch resilience`` writes their copy to
 ``my-work/resilience/``, ``check resilience`` grades it (``check PATH`` grades any notebook).
@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import sys
 from pathlib import Path
 
@@ -32,7 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m autograder",
         description="nbgrader, set up for this course: fetch an assignment, check your work, grade a cohort.")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="{fetch,check,cohort}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="{fetch,check,cohort,hub}")
 
     fetch = commands.add_parser(
         "fetch", help="write your copy of an assignment (the student version) into my-work/",
@@ -80,10 +81,57 @@ def build_parser() -> argparse.ArgumentParser:
     grade.add_argument("--no-sandbox", action="store_true",
                        help="run learner code WITHOUT the sandbox (bubblewrap): only on a machine that cannot "
                             "build it, for submissions you trust; their code then runs with your permissions")
+
+    hub = commands.add_parser("hub", help="instructor commands for a cohort on JupyterHub")
+    hub_commands = hub.add_subparsers(dest="hub_command", required=True, metavar="{config}")
+    config = hub_commands.add_parser(
+        "config", help="write a JupyterHub configuration for a course",
+        description="Write jupyterhub_config.py, the course directory's nbgrader_config.py, a roster and the "
+                    "users' JupyterLab layers into OUT (see assignments/README.md, 'Cohort on JupyterHub').")
+    config.add_argument("--course-id", required=True, metavar="ID", help="nbgrader's course id, e.g. mup-2026")
+    config.add_argument("--instructors", required=True, metavar="USER",
+                        help="the instructor's Unix user name (one: the grader account, whose server runs formgrader)")
+    config.add_argument("--students", default="", metavar="USER,USER,...", help="the students' Unix user names")
+    config.add_argument("--roster", type=Path, metavar="CSV",
+                        help="or/and an nbgrader roster (id,first_name,last_name,email,lms_user_id): its ids are "
+                             "students too")
+    config.add_argument("--out", type=Path, required=True, metavar="DIR", help="where to write the files")
+    config.add_argument("--auth", default="pam", metavar="{pam,shared-password}",
+                        help="pam (default): the machine's accounts; shared-password: one password for trials")
+    config.add_argument("--exchange", default=None, metavar="DIR", help="nbgrader's exchange (default "
+                        "/srv/nbgrader/exchange)")
+    config.add_argument("--course-dir", default=None, metavar="DIR",
+                        help="the course directory, inside the instructor's home (default ~INSTRUCTOR/ID)")
+    config.add_argument("--user-env", default=None, metavar="DIR",
+                        help="the Python environment the users' servers run from (default: this one, "
+                             f"{sys.prefix}); it must be readable by every user")
+    config.add_argument("--ip", default="", help="address the hub listens on (default: all)")
+    config.add_argument("--port", type=int, default=8000, help="port the hub listens on (default 8000)")
+    config.add_argument("--force", action="store_true", help="replace files already in OUT")
     return parser
 
 
+def _hub_config(args, argv) -> None:
+    from .hub import DEFAULT_EXCHANGE, HubConfigError, HubSettings, describe, read_roster, split_names, write_hub_config
+
+    instructors = split_names(args.instructors)
+    if len(instructors) != 1:
+        raise HubConfigError(f"--instructors {args.instructors!r}: give exactly one user, the course's grader "
+                             "account (nbgrader's setup for several graders is a shared grader account; see the "
+                             "guide)")
+    students = split_names(args.students) + (read_roster(args.roster) if args.roster else [])
+    settings = HubSettings(course_id=args.course_id, instructor=instructors[0], students=students, auth=args.auth,
+                           exchange=args.exchange or DEFAULT_EXCHANGE, course_dir=args.course_dir, ip=args.ip,
+                           port=args.port)
+    if args.user_env:
+        settings.user_env = args.user_env
+    written = write_hub_config(settings, args.out, force=args.force,
+                               command_args=" ".join(shlex.quote(a) for a in argv[2:]))
+    print(describe(written, settings))
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
     args = build_parser().parse_args(argv)
     if __name__ == "__main__":  # our own process (not a test calling main()): start up faster
         from .nbgrader_setup import skip_slow_optional_imports
@@ -110,6 +158,8 @@ def main(argv: list[str] | None = None) -> int:
                                   submission_timeout=args.submission_timeout, progress=not args.no_progress,
                                   sandbox=not args.no_sandbox)
             print(describe(result))
+        elif args.command == "hub":
+            _hub_config(args, argv)
     except AutograderError as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_CANNOT

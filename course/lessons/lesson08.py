@@ -63,33 +63,32 @@ QUESTIONS = (
     Question(
         "A token bucket refills at r = 8 requests a second and holds b = 10. A client sends 50 a second for a "
         "minute. At most how many get in during that minute?",
-        ("490: r·t + b, the refill over the minute plus the full bucket at the start",
-         "480: the bucket's rate times sixty seconds, and nothing more",
+        ("480: the bucket's rate times sixty seconds, and nothing more",
+         "490: the refill r·t plus the full bucket b",
          "3,000: a rate limit only shapes when requests run, not how many",
          "10: the bucket's size is all it ever lets through in a burst"),
-        0,
+        1,
         "A token bucket admits at most r·t + b in any window of t seconds: 8 × 60 + 10 = 490. The rest get a "
         "429, each with a Retry-After of at most 1/r = 125 ms, so a client that obeys it comes straight back.",
     ),
     Question(
         "You add request coalescing (single flight) to the cache of a hot key. What does it fix, and what not?",
-        ("The database sees one call per expiry, but the users who arrive during the refill still wait for it",
-         "Both: every user now gets a cached answer at once, even just after the expiry",
+        ("Both: every user now gets a cached answer at once, even just after the expiry",
          "Neither: coalescing only helps when the database itself is slow",
-         "The users' wait, but the database still sees a call from every request that misses"),
-        0,
+         "The users' wait, but the database still sees a call from every request that misses",
+         "One database call per expiry, but users arriving during the refill still wait"),
+        3,
         "With coalescing the stampede of about 200 calls becomes exactly one, and the p99 only halves (about "
         "100 ms), because the 200 users behind the one query still wait for it. Early expiration (XFetch) or "
         "stale-while-revalidate serve the old value meanwhile; together with coalescing: one call and a 1 ms p99.",
     ),
     Question(
         "N = 3 replicas, W = 2, R = 2. Is a read after an acknowledged write linearizable?",
-        ("Not by itself: the read and write sets overlap, but sloppy quorums, concurrent writes and missing read "
-         "repair can still show an old or flip-flopping value",
-         "Yes: R + W > N, and that is the definition of linearizability",
-         "No: a read set of two can always miss the write entirely",
-         "Only if every read asks all three replicas"),
-        0,
+        ("Yes: R + W > N is the definition of a linearizable quorum system",
+         "No: with only two replicas read, a read can always miss the write entirely",
+         "Not by itself: the sets overlap, but sloppy quorums and concurrent writes can still break it",
+         "Only if every read asks all three replicas and takes the majority answer"),
+        2,
         "R + W = 4 > 3 means every read set meets every write set, so the stale-read probability is zero in "
         "the simulation. Linearizability needs more: strict quorums, an order for concurrent writes, and read "
         "repair (or a consensus path such as Cassandra's lightweight transactions).",
@@ -97,8 +96,8 @@ QUESTIONS = (
     Question(
         "A projection applies 60 events a second. Events arrive at 40 a second, then at 100 a second for a "
         "minute. About how far behind is it when the burst ends?",
-        ("About 2,400 events: the lag grows at 100 − 60 = 40 a second for 60 s",
-         "About 6,000 events: everything that arrived during the burst",
+        ("About 2,400: it falls 40 behind each second",
+         "About 6,000 events: everything that arrived during the burst is still unread",
          "None: a projection reads the log at whatever rate the log grows",
          "About 1,200 events: half the excess, since the partitions share it"),
         0,
@@ -108,11 +107,11 @@ QUESTIONS = (
     ),
     Question(
         "Your liveness probe checks that the database answers. The database has a 30 s blip. What happens?",
-        ("Every pod fails its liveness probe and is restarted, turning a blip into a fleet-wide outage",
-         "Nothing: liveness probes only matter when the pod is starting",
+        ("Nothing: liveness probes only matter when the pod is starting",
          "The pods are taken out of rotation until the database is back, and then return",
+         "Every pod fails liveness and restarts: a blip becomes a fleet-wide outage",
          "Only the pods that happened to call the database during the blip restart"),
-        0,
+        2,
         "A failing liveness probe restarts the container; a failing readiness probe only takes it out of the "
         "Service's endpoints. Probe a dependency from liveness and a dependency's blip restarts every replica at "
         "once. Liveness checks the process itself; readiness may check what the pod needs to serve.",

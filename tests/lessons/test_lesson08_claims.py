@@ -101,7 +101,7 @@ def test_self_check_quorum_overlap():
 
 def test_self_check_projection_lag():
     text = _explanation(3)
-    assert "About 2,400 events" in text and "20 a second" in text and "40 s" in text
+    assert "About 2,400" in text and "2,400 after the minute" in text and "20 a second" in text and "40 s" in text
     assert event_log.peak_lag() == pytest.approx(2400)
     assert event_log.drain_seconds() == pytest.approx(120)  # "two minutes more"
     assert event_log.worst_wait_seconds() == pytest.approx(40)

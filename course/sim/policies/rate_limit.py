@@ -1,4 +1,4 @@
-"""A token bucket: the rate limiter in front of most APIs (Envoy, NGINX, AWS API Gateway)."""
+"""A token bucket: the rate limiter in front of many APIs (Envoy's local rate limit, AWS API Gateway)."""
 
 from __future__ import annotations
 
