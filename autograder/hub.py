@@ -127,7 +127,7 @@ def validate(settings: HubSettings) -> None:
 def private_ancestor(path: Path) -> str | None:
     """The first folder on the way to ``path`` (symbolic links followed) that other users cannot enter, if any."""
     target = Path(path).resolve()
-    for folder in [*reversed(target.parents)]:
+    for folder in [*reversed(Path(path).absolute().parents), *reversed(target.parents)]:
         if folder.exists() and not os.stat(folder).st_mode & 0o001:
             return str(folder)
     if target.is_file() and os.stat(target).st_mode & 0o005 != 0o005:
@@ -205,6 +205,9 @@ def write_hub_config(settings: HubSettings, out: Path, *, force: bool = False, c
     written is readable by everyone (the users' servers read the layers).
     """
     validate(settings)
+    if not (TEMPLATES / "jupyterhub_config.py.template").is_file():
+        raise HubConfigError(f"the hub templates are not at {TEMPLATES}: run this from the course's repository "
+                             "(pip install -e it), not from a copy installed without assignments/")
     out = Path(out).absolute()
     if out.exists() and not out.is_dir():
         raise HubConfigError(f"--out {str(out)!r}: exists and is not a folder")

@@ -40,6 +40,7 @@ import nbformat
 import pytest
 
 from tests.grading import build_submissions as bs
+from tests.grading.test_autograder_cli import assert_no_hidden_source, hidden_test_lines
 
 pytestmark = pytest.mark.hub
 
@@ -248,12 +249,16 @@ class Hub:
         self.session.close()
 
 
+_HUBS: list[Hub] = []
+
+
 def _ok(response, what: str):
-    assert response.ok, f"{what}: HTTP {response.status_code}: {response.text[:2000]}"
+    log = _HUBS[-1].log_tail() if _HUBS else ""
+    assert response.ok, f"{what}: HTTP {response.status_code}: {html_text_of(response.text)[-1500:]}\n{log}"
     return response.json() if response.content else None
 
 
-def _html_text(text: str) -> str:
+def html_text_of(text: str) -> str:
     return html.unescape(re.sub(r"<[^>]+>", "", text))
 
 
@@ -266,6 +271,7 @@ def test_cohort_on_a_real_hub():
     work = Path(tempfile.mkdtemp(prefix="mup-hub-", dir="/tmp"))
     work.chmod(0o755)
     hub = Hub(work)
+    _HUBS.append(hub)
     try:
         for user in (INSTRUCTOR, STUDENT):
             create_user(user)
@@ -281,7 +287,6 @@ def test_cohort_on_a_real_hub():
              "--exchange", str(exchange), "--user-env", str(env), "--ip", "127.0.0.1",
              "--port", str(hub.ports["public"])], capture_output=True, text=True)
         assert made.returncode == 0, made.stderr
-        # The course's nbgrader settings, with this test's cell timeout.
         t = time.perf_counter()
         hub.start(work / "hub" / "jupyterhub_config.py")
         assert oct(exchange.stat().st_mode & 0o7777) == "0o1777"
@@ -294,7 +299,8 @@ def test_cohort_on_a_real_hub():
         assert (course / "source" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb").is_file()
         assert (Path(pwd.getpwnam(STUDENT).pw_dir) / "course" / "00_start_here.ipynb").is_file()
         # Each user's JupyterLab: the learner without nbgrader's authoring tools, the instructor with them.
-        assert hub.as_user(INSTRUCTOR, "GET", "/formgrader/api/status").ok
+        status = hub.as_user(INSTRUCTOR, "GET", "/formgrader/api/status")
+        assert status.ok, hub.log_tail()
         assert hub.as_user(STUDENT, "GET", "/formgrader/api/status").status_code == 404
         page = hub.as_user(STUDENT, "GET", "/lab").text
         assert '"@jupyter/nbgrader:formgrader"' in page and '"@jupyter/nbgrader:create-assignment"' in page
@@ -355,26 +361,28 @@ def test_cohort_on_a_real_hub():
                                    f"/formgrader/api/assignment/{ASSIGNMENT}/release_feedback"), "release feedback")
         assert returned["success"], returned
         feedback = _ok(hub.as_user(STUDENT, "POST", "/assignments/fetch_feedback", params=query), "fetch feedback")
-        assert any(a.get("has_local_feedback") for a in feedback["value"]), feedback
+        assert '"has_local_feedback": true' in json.dumps(feedback), feedback
         feedback_dir = f"{COURSE_ID}/{ASSIGNMENT}/feedback"
         stamps = _ok(hub.as_user(STUDENT, "GET", f"/api/contents/{feedback_dir}"), "feedback folder")["content"]
         page = _ok(hub.as_user(STUDENT, "GET", f"/api/contents/{feedback_dir}/{stamps[0]['name']}/{ASSIGNMENT}.html",
                                params={"format": "text", "type": "file"}), "feedback page")["content"]
-        text = _html_text(page)
+        text = html_text_of(page)
         total = sum(autograded.values()) + sum(SPEC.manual_ids().values())
         assert re.search(rf"Score:\s*{expected:g}(\.0)?\s*/\s*{total:g}(\.0)?", text), text[:3000]
-        from autograder.hidden import hidden_lines, quotes_hidden
-
-        hidden = hidden_lines(nbformat.read(SPEC.source, as_version=4))
-        assert hidden and not quotes_hidden(page, hidden) and not quotes_hidden(text, hidden)
+        # No hidden test source (the lines of hidden regions that neither the student version nor the solution holds).
+        hidden = hidden_test_lines("\n".join(c.source for c in student_version.cells), SPEC)
+        assert_no_hidden_source(text, hidden, "the feedback the student fetched")
         hub.timings["feedback"] = time.perf_counter() - t
     finally:
+        uids = [uid for uid in map(_uid, (INSTRUCTOR, STUDENT)) if uid is not None]
         hub.stop()
         for user in (INSTRUCTOR, STUDENT):
             remove_user(user)
         shutil.rmtree(work, ignore_errors=True)
     # Nothing left behind: users, their processes, the hub's ports.
     assert _uid(INSTRUCTOR) is None and _uid(STUDENT) is None
+    assert not [pid for uid in uids for pid in _pids_of(uid)], "the users' processes outlived the test"
+    assert hub.proc.poll() is not None
     assert not [p for p in hub.ports.values() if _listening(p)], hub.ports
     hub.timings["total"] = time.perf_counter() - started
     print("hub test timings (s): " + ", ".join(f"{k} {v:.1f}" for k, v in hub.timings.items()))

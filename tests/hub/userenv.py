@@ -10,7 +10,7 @@ users' servers need: the dependency closure of jupyterhub, jupyterlab and
 nbgrader, including what they keep outside site-packages (JupyterLab's
 ``share/jupyter`` assets, nbgrader's ``etc/jupyter`` server-extension
 switches). Scripts in ``bin/`` are left out (their first line names the
-project's Python); the servers start with ``python -m``. The course's own
+project's Python): each console script is written anew for the new Python. The course's own
 packages come through a ``.pth`` naming the repository, when other users can
 read it, else as a copy.
 """
@@ -67,6 +67,15 @@ def _others_can_read(path: Path) -> bool:
     return all(os.stat(p).st_mode & 0o005 == 0o005 for p in [path, *path.parents] if p.exists())
 
 
+def _write_script(path: Path, python: Path, entry: metadata.EntryPoint) -> None:
+    module, _, attr = entry.value.partition(":")
+    head, _, rest = attr.strip().partition(".")
+    call = f"{head}.{rest}()" if rest else f"{head}()"
+    path.write_text(f"#!{python}\nimport sys\nfrom {module.strip()} import {head}\nsys.exit({call})\n",
+                    encoding="utf-8")
+    path.chmod(0o755)
+
+
 def build_user_env(dest: Path, python: str = "/usr/bin/python3") -> Path:
     """A virtual environment at ``dest`` (from ``python``) holding this project's copies of what the servers need."""
     subprocess.run([python, "-m", "venv", "--without-pip", str(dest)], check=True)
@@ -92,6 +101,8 @@ def build_user_env(dest: Path, python: str = "/usr/bin/python3") -> Path:
                 _link(source, site / Path(*relative.parts[3:]))
             else:  # share/jupyter/..., etc/jupyter/...
                 _link(source, dest / relative)
+        for entry in dist.entry_points.select(group="console_scripts"):  # e.g. `alembic`, which nbgrader runs
+            _write_script(dest / "bin" / entry.name, dest / "bin" / "python", entry)
     if _others_can_read(REPO_ROOT / "course"):
         (site / "microservices_under_pressure.pth").write_text(f"{REPO_ROOT}\n", encoding="utf-8")
     else:
