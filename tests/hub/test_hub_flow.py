@@ -3,7 +3,8 @@
 The hub is configured by ``python -m autograder hub config`` (PAM, the local
 process spawner, an exchange with the sticky bit), listens on 127.0.0.1 on free
 ports, and spawns each user's server as that user from an environment they
-can run (:mod:`tests.hub.userenv`). The instructor generates and releases
+can run (:mod:`tests.hub.userenv`). The student logs in at the login page
+with their Unix password (a wrong one is refused). The instructor generates and releases
 through formgrader's API; the student fetches, answers (the contents API) and
 submits through the assignment list's API; the instructor collects through
 formgrader; ``python -m autograder cohort grade`` grades the collected
@@ -130,10 +131,11 @@ def remove_user(name: str) -> None:
         raise RuntimeError(f"userdel could not remove {name}")
 
 
-def create_user(name: str) -> None:
-    """A fresh user; one left by a crashed run is removed first."""
+def create_user(name: str, password: str) -> None:
+    """A fresh user with ``password`` (for PAM); one left by a crashed run is removed first."""
     remove_user(name)
     subprocess.run(["useradd", "--create-home", "--shell", "/bin/bash", name], check=True, capture_output=True)
+    subprocess.run(["chpasswd"], input=f"{name}:{password}\n", text=True, check=True, capture_output=True)
 
 
 def _free_port() -> int:
@@ -222,6 +224,16 @@ class Hub:
             return server.get("ready") and self.as_user(user, "GET", "/api/status").ok
         self._wait(ready, SERVER_TIMEOUT, f"{user}'s server")
 
+    def log_in(self, user: str, password: str):
+        """What a person does at the hub's login page: a fresh browser session, the form posted with its _xsrf."""
+        import requests
+
+        browser = requests.Session()
+        browser.get(self.url + "/hub/login", timeout=30)
+        response = browser.post(self.url + "/hub/login", timeout=120,
+                                data={"username": user, "password": password, "_xsrf": browser.cookies.get("_xsrf")})
+        return browser, response
+
     def as_user(self, user: str, method: str, path: str, **kwargs):
         """A request to ``user``'s own server, with their token (what their browser's session carries)."""
         return self.api(method, f"/user/{user}{path}", token=self.user_tokens[user], **kwargs)
@@ -273,8 +285,9 @@ def test_cohort_on_a_real_hub():
     hub = Hub(work)
     _HUBS.append(hub)
     try:
+        passwords = {user: secrets.token_urlsafe(12) for user in (INSTRUCTOR, STUDENT)}
         for user in (INSTRUCTOR, STUDENT):
-            create_user(user)
+            create_user(user, passwords[user])
         t = time.perf_counter()
         from tests.hub.userenv import build_user_env
 
@@ -298,6 +311,14 @@ def test_cohort_on_a_real_hub():
         course = Path(pwd.getpwnam(INSTRUCTOR).pw_dir) / COURSE_ID
         assert (course / "source" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb").is_file()
         assert (Path(pwd.getpwnam(STUDENT).pw_dir) / "course" / "00_start_here.ipynb").is_file()
+        # The student logs in at the login page with their Unix password (PAM) and reaches their JupyterLab;
+        # a wrong password is refused.
+        browser, response = hub.log_in(STUDENT, passwords[STUDENT])
+        assert response.ok and f"/user/{STUDENT}/" in response.url, (response.status_code, response.url)
+        assert "jupyter-config-data" in browser.get(f"{hub.url}/user/{STUDENT}/lab", timeout=60).text
+        browser.close()
+        _, refused = hub.log_in(STUDENT, "not-" + passwords[STUDENT])
+        assert refused.status_code == 403 and "/hub/login" in refused.url
         # Each user's JupyterLab: the learner without nbgrader's authoring tools, the instructor with them.
         status = hub.as_user(INSTRUCTOR, "GET", "/formgrader/api/status")
         assert status.ok, hub.log_tail()
