@@ -199,7 +199,7 @@ class ScenarioResult:
 
 
 class _Order:
-    __slots__ = ("root", "arrived", "answered", "placed", "state", "step", "fell_back", "reserved_ok", "shipped")
+    __slots__ = ("root", "arrived", "answered", "placed", "state", "step", "fell_back", "shipped")
 
     def __init__(self, root: int, arrived: float):
         self.root = root
@@ -209,7 +209,6 @@ class _Order:
         self.state = "pending"    # pending, sold_out, failed, compensated, confirmed, completed
         self.step = 0             # the next step to run in the background
         self.fell_back: set = set()
-        self.reserved_ok = False  # the orders service saw inventory's reserve succeed
         self.shipped = math.nan   # when shipping got the order
 
 
@@ -324,8 +323,6 @@ class _Checkout:
         order = self.orders[root]
         if outcome == Outcome.FALLBACK:
             order.fell_back.add(name)
-        elif outcome == Outcome.OK and name == "inventory":
-            order.reserved_ok = True
         if outcome == Outcome.FATAL:
             order.state = "sold_out"
         done(outcome)
@@ -359,7 +356,6 @@ class _Checkout:
         if outcome == Outcome.FALLBACK:
             order.fell_back.add(name)
         if outcome.is_success:
-            order.reserved_ok |= name == "inventory" and outcome == Outcome.OK
             order.step += 1
             self._advance(order)
         elif outcome == Outcome.FATAL:
