@@ -195,6 +195,8 @@ def render(settings: HubSettings, out: Path, command_args: str = "") -> dict[str
     for path in sorted((TEMPLATES / "jupyter").rglob("*")):
         if path.is_file():
             files[path.relative_to(TEMPLATES).as_posix()] = path.read_text(encoding="utf-8")
+    # The terminal's start-up file is the one `make lab` uses.
+    files["jupyter/common/terminal.bashrc"] = (ROOT / ".jupyter" / "terminal.bashrc").read_text(encoding="utf-8")
     return files
 
 

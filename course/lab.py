@@ -1,6 +1,7 @@
-"""How JupyterLab serves the course to a learner (used by ``.jupyter/jupyter_server_config.py``).
+"""How JupyterLab serves the course to a learner (used by ``.jupyter/jupyter_server_config.py`` and by every
+hub user's server, ``assignments/hub/jupyter/common/jupyter_server_config.py``).
 
-Two pieces, both plain Jupyter Server extension points:
+:func:`configure` applies the settings both share. Two pieces are plain Jupyter Server extension points:
 
 * :class:`CourseContentsManager` hides, from the file browser only, what a
   learner never opens (the simulator's modules, the tests, the instructor's
@@ -18,7 +19,10 @@ from __future__ import annotations
 
 import fnmatch
 import json
+import os
 import re
+import shutil
+import sys
 from pathlib import Path
 
 from jupyter_server.services.contents.largefilemanager import AsyncLargeFileManager
@@ -29,6 +33,25 @@ LESSON_PATH = re.compile(r"^/?course/\d\d_[^/]*\.ipynb$")
 
 #: Cell metadata the front end writes while a notebook runs; never part of a lesson.
 VOLATILE_CELL_METADATA = ("collapsed", "scrolled", "execution", "jupyter")
+
+
+def configure(c, terminal_rc: Path) -> None:
+    """The course's JupyterLab settings on the server config ``c``, wherever it runs (``make lab``, Binder, a hub).
+
+    Lessons are saved without outputs and the file browser hides what a learner
+    never opens; the terminal starts bash with ``terminal_rc``, which puts the
+    Python running this server first on PATH (whatever the user's shell start-up
+    files put there), so ``python -m autograder ...`` finds the course's
+    packages; and the browser makes no network look-ups.
+    """
+    c.ServerApp.contents_manager_class = "course.lab.CourseContentsManager"
+    c.FileContentsManager.pre_save_hook = "course.lab.save_lessons_without_outputs"
+    os.environ["COURSE_PYTHON_BIN"] = str(Path(sys.executable).parent)
+    bash = shutil.which("bash")
+    if bash:
+        c.ServerApp.terminado_settings = {"shell_command": [bash, "--rcfile", str(terminal_rc), "-i"]}
+    c.LabApp.news_url = None
+    c.LabApp.check_for_updates_class = "jupyterlab.NeverCheckForUpdate"
 
 
 def is_hidden_path(path: str, patterns: list[str] | tuple[str, ...]) -> bool:
