@@ -73,9 +73,10 @@ def seconds(value: float) -> str:
     """A duration as the scorecard shows it: "40 ms", "2.1 s", "3.5 min", or "–" for none."""
     if value != value:  # NaN: nothing to measure
         return "–"
-    if value < 1.0:
+    # Round first, so a value just under a unit's edge shows in the next unit ("1.0 s", not "1000 ms").
+    if round(value * 1000) < 1000:
         return f"{value * 1000:.0f} ms"
-    return f"{value:.1f} s" if value < 120 else f"{value / 60:.1f} min"
+    return f"{value:.1f} s" if round(value, 1) < 120 else f"{value / 60:.1f} min"
 
 
 @functools.lru_cache(maxsize=64)

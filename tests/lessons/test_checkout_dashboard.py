@@ -37,6 +37,7 @@ class StubInterview:
 @pytest.mark.parametrize("value, shown", [
     (math.nan, "–"), (0.0, "0 ms"), (0.04, "40 ms"), (0.5, "500 ms"), (1.0, "1.0 s"), (2.1, "2.1 s"),
     (30.0, "30.0 s"), (119.9, "119.9 s"), (120.0, "2.0 min"), (300.0, "5.0 min"), (415.6, "6.9 min"),
+    (0.9996, "1.0 s"), (119.96, "2.0 min"),  # rounded into the next unit, not "1000 ms" or "120.0 s"
 ])
 def test_seconds_in_words(value, shown):
     assert seconds(value) == shown
