@@ -8,8 +8,8 @@ with their Unix password (a wrong one is refused). The instructor generates and 
 through formgrader's API; the student fetches, answers (the contents API) and
 submits through the assignment list's API; the instructor collects through
 formgrader; ``python -m autograder cohort grade`` grades the collected
-submission in the sandbox and writes feedback; formgrader releases it and the
-student fetches it: it must hold their score and no hidden test. Then
+submission in the sandbox and writes feedback; formgrader generates it again
+(as after hand grading) and releases it, and the student fetches it: it must hold their score and no hidden test. Then
 everything is stopped and the users removed, also when a step fails, and the
 test checks that no user, process or port is left.
 
@@ -378,6 +378,11 @@ def test_cohort_on_a_real_hub():
         t = time.perf_counter()
         submissions = _ok(hub.as_user(INSTRUCTOR, "GET", f"/formgrader/api/submissions/{ASSIGNMENT}"), "submissions")
         assert [(s["student"], s["score"]) for s in submissions] == [(STUDENT, expected)], submissions
+        # Generate feedback again, as the instructor does after hand grading (formgrader's button, on their
+        # server, with the course's settings): it must stay free of hidden tests too.
+        regenerated = _ok(hub.as_user(INSTRUCTOR, "POST",
+                                      f"/formgrader/api/assignment/{ASSIGNMENT}/generate_feedback"), "generate feedback")
+        assert regenerated["success"], (regenerated.get("log", "") + regenerated.get("error", ""))[-6000:]
         returned = _ok(hub.as_user(INSTRUCTOR, "POST",
                                    f"/formgrader/api/assignment/{ASSIGNMENT}/release_feedback"), "release feedback")
         assert returned["success"], returned

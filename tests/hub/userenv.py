@@ -76,17 +76,40 @@ def _write_script(path: Path, python: Path, entry: metadata.EntryPoint) -> None:
     path.chmod(0o755)
 
 
+def _runs_on(dist: metadata.Distribution, python_version: str) -> bool:
+    """Whether ``dist`` supports that Python (its Requires-Python), e.g. soupsieve 4.1 needs 3.11.5 or newer,
+    and Debian bookworm's Python is 3.11.2: its regular expressions lack fixes soupsieve's patterns rely on."""
+    from packaging.specifiers import SpecifierSet
+
+    required = dist.metadata.get("Requires-Python")
+    return not required or SpecifierSet(required).contains(python_version, prereleases=True)
+
+
+def _install_for(site: Path, python_version: str, dists: list[metadata.Distribution]) -> None:
+    """Install into ``site`` the newest release of each of ``dists`` that supports ``python_version`` (wheels only,
+    without dependencies: the rest of the closure is already there)."""
+    names = [dist.metadata["Name"] for dist in dists]
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-deps",
+                    "--only-binary=:all:", "--python-version", python_version, "--target", str(site), *names],
+                   check=True, capture_output=True, text=True)
+
+
 def build_user_env(dest: Path, python: str = "/usr/bin/python3") -> Path:
     """A virtual environment at ``dest`` (from ``python``) holding this project's copies of what the servers need."""
     subprocess.run([python, "-m", "venv", "--without-pip", str(dest)], check=True)
-    version = subprocess.run([str(dest / "bin" / "python"), "-c", "import sys; print(*sys.version_info[:2])"],
+    version = subprocess.run([str(dest / "bin" / "python"), "-c", "import sys; print(*sys.version_info[:3])"],
                              check=True, capture_output=True, text=True).stdout.split()
-    if tuple(map(int, version)) != sys.version_info[:2]:
+    if tuple(map(int, version[:2])) != sys.version_info[:2]:
         raise RuntimeError(f"{python} is Python {'.'.join(version)}, the project's is "
                            f"{sys.version_info[0]}.{sys.version_info[1]}: the installed packages do not fit")
     site = dest / "lib" / f"python{version[0]}.{version[1]}" / "site-packages"
     prefix = Path(sys.prefix)
+    full_version = ".".join(version)
+    unfit = []
     for dist in dependency_closure():
+        if not _runs_on(dist, full_version):
+            unfit.append(dist)
+            continue
         for file in dist.files or []:
             source = Path(dist.locate_file(file)).resolve()
             if not source.is_file() or source.suffix == ".pyc":
@@ -103,6 +126,8 @@ def build_user_env(dest: Path, python: str = "/usr/bin/python3") -> Path:
                 _link(source, dest / relative)
         for entry in dist.entry_points.select(group="console_scripts"):  # e.g. `alembic`, which nbgrader runs
             _write_script(dest / "bin" / entry.name, dest / "bin" / "python", entry)
+    if unfit:
+        _install_for(site, full_version, unfit)
     if _others_can_read(REPO_ROOT / "course"):
         (site / "microservices_under_pressure.pth").write_text(f"{REPO_ROOT}\n", encoding="utf-8")
     else:
