@@ -119,6 +119,7 @@ def test_lessons_save_without_outputs_and_git_pull_still_works(lab, clone):
     assert git(learner, "status", "--porcelain", "--untracked-files=no") == ""
 
     own = "my-work/scratch.ipynb"  # a learner's own notebook keeps what they saved
+    (learner / "my-work").mkdir(exist_ok=True)  # as `fetch` makes it; this test must not rely on another's
     status, text = request(lab.api(f"/api/contents/{lessons[1]}"))
     request(lab.api(f"/api/contents/{own}"), "PUT", _as_jupyterlab_saves_it_after_a_run(json.loads(text)))
     assert any(c.get("outputs") for c in nbformat.read(learner / own, as_version=4).cells)
