@@ -131,7 +131,11 @@ class Listener:
 
 class Watcher:
     """While grading runs: keep trying to reach the server ``listens_on_all_interfaces`` opens on 0.0.0.0,
-    and note every process the grader starts (their sandboxes' uids are derived from their pids)."""
+    and note every process the grader starts (their sandboxes' uids are derived from their pids).
+
+    That server greets every connection with the run's token. Only a greeting with it counts as reached:
+    the port was free when the test chose it, and another process on the host (a kernel, a test's server)
+    may bind it meanwhile, which says nothing about the sandbox."""
 
     def __init__(self, hosts: list[str], port: int, grader_pid: int):
         self.targets = [(h, port) for h in hosts if h]
@@ -154,7 +158,8 @@ class Watcher:
                             data = s.recv(200)
                         except OSError:
                             data = b""
-                    self.reached.append((target, data))
+                    if TOKEN.encode() in data:
+                        self.reached.append((target, data))
                 except OSError:
                     pass
             try:
